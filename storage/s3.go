@@ -130,10 +130,11 @@ func openS3(ctx context.Context, u *url.URL, opts Options) (*s3Store, error) {
 	s.bufs.New = func() any { b := make([]byte, opts.PartSize); return &b }
 
 	ok, err := client.BucketExists(ctx, bucket)
-	if err != nil {
-		return nil, fail(s.mapErr(err))
-	}
-	if !ok {
+	if err != nil || !ok {
+		tr.CloseIdleConnections()
+		if err != nil {
+			return nil, fail(s.mapErr(err))
+		}
 		return nil, fail(fmt.Errorf("%w: bucket %q not found at %s", ErrNotExist, bucket, s.endpoint))
 	}
 	return s, nil

@@ -37,10 +37,17 @@ func requireS3(t testing.TB) string {
 func adminClient(t testing.TB, endpoint string) *minio.Client {
 	t.Helper()
 	host := strings.TrimPrefix(strings.TrimPrefix(endpoint, "http://"), "https://")
+	secure := strings.HasPrefix(endpoint, "https://")
+	tr, err := minio.DefaultTransport(secure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
 	c, err := minio.New(host, &minio.Options{
-		Creds:  credentials.NewStaticV4(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), ""),
-		Secure: strings.HasPrefix(endpoint, "https://"),
-		Region: os.Getenv("AWS_REGION"),
+		Creds:     credentials.NewStaticV4(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), ""),
+		Secure:    secure,
+		Region:    os.Getenv("AWS_REGION"),
+		Transport: tr,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -146,7 +147,13 @@ func Open(ctx context.Context, rawURL string, opts Options) (Store, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %q: %w: %v", redactURL(rawURL), ErrBadURL, err)
+		// url.Parse's messages quote the input, which may hold a password.
+		detail := "unparsable URL"
+		var ue *url.Error
+		if errors.As(err, &ue) && !strings.Contains(rawURL, "@") {
+			detail = ue.Err.Error()
+		}
+		return nil, fmt.Errorf("storage: open %q: %w: %s", redactURL(rawURL), ErrBadURL, detail)
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("storage: open %q: %w: credentials in the URL are not accepted; use the environment", redactURL(rawURL), ErrBadURL)
