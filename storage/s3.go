@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,8 +35,8 @@ type s3Store struct {
 	endpoint  string // scheme://host, for messages
 	opts      Options
 	log       *slog.Logger
-	secret    string // only to scrub it from server messages
-	bufs      sync.Pool
+	secret    string       // only to scrub it from server messages
+	bufs      chan *[]byte // free part buffers, kept across GCs
 	transport *http.Transport
 }
 
@@ -127,7 +126,7 @@ func openS3(ctx context.Context, u *url.URL, opts Options) (*s3Store, error) {
 		secret:    v.SecretAccessKey,
 		transport: tr,
 	}
-	s.bufs.New = func() any { b := make([]byte, opts.PartSize); return &b }
+	s.bufs = make(chan *[]byte, maxFreeBufs)
 
 	ok, err := client.BucketExists(ctx, bucket)
 	if err != nil || !ok {
@@ -138,6 +137,27 @@ func openS3(ctx context.Context, u *url.URL, opts Options) (*s3Store, error) {
 		return nil, fail(fmt.Errorf("%w: bucket %q not found at %s", ErrNotExist, bucket, s.endpoint))
 	}
 	return s, nil
+}
+
+// maxFreeBufs bounds the part buffers a store keeps between puts: an idle
+// store holds at most this many PartSize buffers.
+const maxFreeBufs = 4
+
+func (s *s3Store) getBuf() *[]byte {
+	select {
+	case b := <-s.bufs:
+		return b
+	default:
+		b := make([]byte, s.opts.PartSize)
+		return &b
+	}
+}
+
+func (s *s3Store) putBuf(b *[]byte) {
+	select {
+	case s.bufs <- b:
+	default: // enough kept; let it go
+	}
 }
 
 func (s *s3Store) URL() string {
@@ -206,7 +226,7 @@ func (s *s3Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size
 // in one PUT whose body can be replayed, so minio-go retries it on transient
 // failures. A larger one streams as a multipart upload (multipart), which is
 // invisible until completed and aborted on failure. Memory: one PartSize
-// buffer per Put in flight.
+// buffers per Put in flight (see multipart), plus up to four kept free.
 func (s *s3Store) put(ctx context.Context, op, key string, r io.Reader, size int64, exclusive bool) error {
 	fail := func(e error) error { return &Error{Op: op, URL: s.keyURL(key), Err: e} }
 	if err := CheckKey(key); err != nil {
@@ -215,8 +235,8 @@ func (s *s3Store) put(ctx context.Context, op, key string, r io.Reader, size int
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
+	bp := s.getBuf()
+	defer s.putBuf(bp)
 	buf := *bp
 	src := io.Reader(ctxReader{ctx: ctx, r: r})
 	if size >= 0 {
@@ -299,14 +319,16 @@ func (s *s3Store) bodyErr(ctx context.Context, err error) error {
 	return err
 }
 
-// multipart uploads buf[:n] and then the rest of src as a multipart upload,
-// one part at a time through buf. Each part's body is a replayable slice, so
-// minio-go retries a part on transient failures. The conditional header of
-// popts goes on both the initiate and the complete request: S3 decides
-// If-None-Match when the upload completes, which is what makes concurrent
-// exclusive uploads race correctly (minio-go's own streaming upload drops
-// the header on complete). On any failure the upload is aborted, with a
-// context of its own so that a cancelled put still cleans up.
+// multipart uploads buf[:n] and then the rest of src as a multipart upload.
+// It reads the next part into a second buffer while the current one is
+// being sent, so reading and sending overlap; memory is two PartSize
+// buffers. Each part's body is a replayable slice, so minio-go retries a
+// part on transient failures. The conditional header of popts goes on both
+// the initiate and the complete request: S3 decides If-None-Match when the
+// upload completes, which is what makes concurrent exclusive uploads race
+// correctly (minio-go's own streaming upload drops the header on complete).
+// On any failure the upload is aborted, with a context of its own so that a
+// cancelled put still cleans up.
 func (s *s3Store) multipart(ctx context.Context, obj string, buf []byte, n int, src io.Reader, popts minio.PutObjectOptions) (err error) {
 	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, obj, popts)
 	if err != nil {
@@ -322,31 +344,40 @@ func (s *s3Store) multipart(ctx context.Context, obj string, buf []byte, n int, 
 			s.log.Warn("storage: abort multipart upload", "url", "s3://"+s.bucket+"/"+obj, "err", s.mapErr(aerr))
 		}
 	}()
+	bp := s.getBuf()
+	defer s.putBuf(bp)
+	cur, next := buf[:n], *bp
+	type result struct {
+		part minio.ObjectPart
+		err  error
+	}
+	upload := func(num int, b []byte) <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			part, err := s.core.PutObjectPart(ctx, s.bucket, obj, uploadID, num, bytes.NewReader(b), int64(len(b)), minio.PutObjectPartOptions{})
+			ch <- result{part, err}
+		}()
+		return ch
+	}
 	var parts []minio.CompletePart
 	for num := 1; ; num++ {
 		if num > 10000 {
 			return fmt.Errorf("object larger than 10000 parts of %d bytes; raise the part size", len(buf))
 		}
-		part, err := s.core.PutObjectPart(ctx, s.bucket, obj, uploadID, num, bytes.NewReader(buf[:n]), int64(n), minio.PutObjectPartOptions{})
-		if err != nil {
-			return err
+		sent := upload(num, cur)
+		m, rerr := io.ReadFull(src, next) // overlaps the upload
+		res := <-sent
+		if res.err != nil {
+			return res.err
 		}
-		parts = append(parts, minio.CompletePart{PartNumber: num, ETag: part.ETag})
-		var rerr error
-		n, rerr = io.ReadFull(src, buf)
+		parts = append(parts, minio.CompletePart{PartNumber: num, ETag: res.part.ETag})
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil && rerr != io.ErrUnexpectedEOF {
 			return &bodyError{err: s.bodyErr(ctx, rerr)}
 		}
-		if rerr == io.ErrUnexpectedEOF {
-			if part, err = s.core.PutObjectPart(ctx, s.bucket, obj, uploadID, num+1, bytes.NewReader(buf[:n]), int64(n), minio.PutObjectPartOptions{}); err != nil {
-				return err
-			}
-			parts = append(parts, minio.CompletePart{PartNumber: num + 1, ETag: part.ETag})
-			break
-		}
+		cur, next = next[:m], cur[:cap(cur)]
 	}
 	if err := ctx.Err(); err != nil {
 		return err
