@@ -225,7 +225,7 @@ func (s *s3Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size
 // put reads up to one part into a pooled buffer. An object that fits is sent
 // in one PUT whose body can be replayed, so minio-go retries it on transient
 // failures. A larger one streams as a multipart upload (multipart), which is
-// invisible until completed and aborted on failure. Memory: one PartSize
+// invisible until completed and aborted on failure. Memory: two PartSize
 // buffers per Put in flight (see multipart), plus up to four kept free.
 func (s *s3Store) put(ctx context.Context, op, key string, r io.Reader, size int64, exclusive bool) error {
 	fail := func(e error) error { return &Error{Op: op, URL: s.keyURL(key), Err: e} }
