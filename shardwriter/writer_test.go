@@ -401,7 +401,9 @@ func TestVerifyCatchesLies(t *testing.T) {
 		{"sha-lie", func(t *testing.T, s storage.Store) {
 			editSidecar(t, s, func(sc *shardwriter.Sidecar) { sc.SHA256 = strings.Repeat("0", 64) })
 		}, "sha256"},
-		{"last-key-lie", func(t *testing.T, s storage.Store) { editSidecar(t, s, func(sc *shardwriter.Sidecar) { sc.LastKey = "zzz" }) }, "last key"},
+		{"last-key-lie", func(t *testing.T, s storage.Store) {
+			editSidecar(t, s, func(sc *shardwriter.Sidecar) { sc.LastKey = "zzz" })
+		}, "last key"},
 		{"truncated-data", func(t *testing.T, s storage.Store) {
 			b := get(t, s, "shards/v-000000.tar.zst")
 			put(t, s, "shards/v-000000.tar.zst", string(b[:len(b)/2]))

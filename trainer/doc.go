@@ -6,5 +6,7 @@
 //
 // It is handed a compute backend and never calls CUDA itself.
 //
-// Not yet implemented: see the model and training issues.
+// Implemented: the CLIP tokenizer (trainer/tokenizer) and the op interface
+// with its CPU reference (trainer/ops). Not yet implemented: the model,
+// optimizer and train loop; see the model and training issues.
 package trainer

@@ -1,0 +1,33 @@
+package ops
+
+// matmulForward: out[N,OC] = inp[N,C]·weightᵀ + bias, weight [OC,C].
+func matmulForward[T Float](out, inp, weight, bias []T, N, C, OC, workers int) {
+	gemm(false, true, N, OC, C, inp, C, weight, C, out, OC, false, workers)
+	if len(bias) == 0 {
+		return
+	}
+	for n := range N {
+		row := out[n*OC : (n+1)*OC]
+		for o := range row {
+			row[o] += bias[o]
+		}
+	}
+}
+
+// matmulBackward adds dinp[N,C] += dout·weight, dweight[OC,C] += doutᵀ·inp
+// and dbias[OC] += Σₙ dout[n]. A zero-length dinp or dbias is skipped.
+func matmulBackward[T Float](dinp, dweight, dbias, dout, inp, weight []T, N, C, OC, workers int) {
+	if len(dinp) > 0 {
+		gemm(false, false, N, C, OC, dout, OC, weight, C, dinp, C, true, workers)
+	}
+	gemm(true, false, OC, C, N, dout, OC, inp, C, dweight, C, true, workers)
+	if len(dbias) == 0 {
+		return
+	}
+	for n := range N {
+		row := dout[n*OC : (n+1)*OC]
+		for o, d := range row {
+			dbias[o] += d
+		}
+	}
+}
