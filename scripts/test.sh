@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZTIME=${FUZZTIME:-5s}
-export CLIPSTREAM_REQUIRE_S3=1
+export CLIPSTREAM_REQUIRE_S3=1 CLIPSTREAM_REQUIRE_INTEROP=1
 
 step() { printf '\n== %s\n' "$*"; }
 

@@ -16,7 +16,7 @@ import (
 // newBucket makes an empty bucket on the test S3 server that
 // scripts/minio.sh started, removed after the test. Without a server the
 // test skips, except in CI or with CLIPSTREAM_REQUIRE_S3=1.
-func newBucket(t *testing.T) string {
+func newBucket(t testing.TB) string {
 	t.Helper()
 	ep := os.Getenv("AWS_ENDPOINT_URL")
 	if ep == "" || os.Getenv("CLIPSTREAM_TEST_S3") == "" {
