@@ -146,7 +146,7 @@ func cpuSeconds() float64 {
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
 
-// textRatio is what zstd at level makes of the text members alone (captions
+// textRatio is what the shard encoder at level makes of the text members alone (captions
 // and metadata of 1000 samples, as a stream): JPEG hardly compresses, so
 // this is where the shard compression pays.
 func textRatio(b *testing.B, jpgs [][]byte, level int) float64 {
@@ -156,7 +156,7 @@ func textRatio(b *testing.B, jpgs [][]byte, level int) float64 {
 		text.WriteString(s.Caption)
 		text.Write(s.Meta)
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevel(level)))
+	enc, err := zstd.NewWriter(nil, shardwriter.EncoderOptions(level, 1)...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -33,12 +33,26 @@ func Committed(ctx context.Context, store storage.Store, prefix string) iter.Seq
 				continue
 			}
 			sc, err := readSidecar(ctx, store, info.Key)
+			if err != nil {
+				err = &SidecarError{Name: name, Err: err}
+			}
 			if !yield(sc, err) {
 				return
 			}
 		}
 	}
 }
+
+// SidecarError is a sidecar that could not be read or parsed.
+type SidecarError struct {
+	Name string // base name, e.g. "w0-000001.json"
+	Err  error
+}
+
+func (e *SidecarError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause (ErrCorrupt, ErrTooLarge, a storage error).
+func (e *SidecarError) Unwrap() error { return e.Err }
 
 func readSidecar(ctx context.Context, store storage.Store, key string) (*Sidecar, error) {
 	rc, err := store.Get(ctx, key)
@@ -182,6 +196,9 @@ func ReadShard(ctx context.Context, store storage.Store, prefix string, sc *Side
 		if len(rec.Members) != 3 || rec.Members["txt"] == nil || rec.Members["json"] == nil {
 			return bad("sample %q has members %v; want an image, txt and json", rec.Key, memberNames(rec))
 		}
+		if !json.Valid(rec.Members["json"]) {
+			return bad("sample %q: metadata member is not valid JSON", rec.Key)
+		}
 		prev = rec.Key
 		n++
 		if fn != nil {
@@ -234,7 +251,12 @@ func Verify(ctx context.Context, store storage.Store, prefix string) (problems [
 	for sc, err := range Committed(ctx, store, prefix) {
 		if err != nil {
 			if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTooLarge) || errors.Is(err, storage.ErrNotExist) {
-				problems = append(problems, Problem{Shard: "sidecar", Err: err})
+				name := "sidecar"
+				var se *SidecarError
+				if errors.As(err, &se) {
+					name = se.Name
+				}
+				problems = append(problems, Problem{Shard: name, Err: err})
 				continue
 			}
 			return problems, shards, samples, err

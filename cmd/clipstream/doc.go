@@ -11,11 +11,11 @@
 // Verbs (run 'clipstream <verb> --help' for each one's flags and an example):
 //
 //	crawl          find image/alt-text pairs, fetch them politely, write shards (not yet implemented)
-//	shards ls      list committed shards (not yet implemented)
-//	shards verify  re-read every committed shard and check it against its sidecar (not yet implemented)
-//	shards gc      remove orphan shard data objects (not yet implemented)
-//	shards stats   print dataset totals, rebuild dataset.json and sizes.json (not yet implemented)
-//	shards cat     print the captions and metadata of one shard (not yet implemented)
+//	shards ls      list committed shards
+//	shards verify  re-read every committed shard and check it against its sidecar
+//	shards gc      remove orphan shard data objects
+//	shards stats   print dataset totals, rebuild dataset.json and sizes.json
+//	shards cat     print the captions and metadata of one shard
 //	train          train CLIP on shards streamed from storage (not yet implemented)
 //	eval           zero-shot and retrieval evaluation of a checkpoint (not yet implemented)
 //	demo           run what exists of the pipeline; today it exercises object storage only

@@ -142,11 +142,6 @@ func TestNotImplemented(t *testing.T) {
 	}{
 		{"crawl", []string{"crawl"}},
 		{"crawl with flags", []string{"crawl", "--out", "./corpus", "--partition", "0/4", "seeds.txt"}},
-		{"shards ls", []string{"shards", "ls", "--data", "./corpus"}},
-		{"shards verify", []string{"shards", "verify"}},
-		{"shards gc", []string{"shards", "gc"}},
-		{"shards stats", []string{"shards", "stats"}},
-		{"shards cat", []string{"shards", "cat", "--images", "/tmp/x", "w0-000000"}},
 		{"train", []string{"train", "--data", "./corpus", "--run", "./run", "--device", "cpu"}},
 		{"eval", []string{"eval", "--run", "./run", "--data", "./heldout"}},
 		{"global flags first", []string{"--log-level", "debug", "--log-format", "json", "train"}},

@@ -66,8 +66,9 @@ shards to object storage (a local directory or any S3-compatible store), streams
 shards into CLIP training on CPU or CUDA, and resumes training from checkpoints kept in
 the same store.
 
-Only storage exists so far: 'clipstream demo' exercises it. crawl, shards, train and
-eval describe what they will do in their --help and exit with code 3 when run.
+What works so far: storage (file:// and s3://), the shard tools ('clipstream shards'),
+and 'clipstream demo', which exercises storage. crawl, train and eval describe what
+they will do in their --help and exit with code 3 when run.
 
 Results go to stdout; logs go to stderr (see --log-level and --log-format).
 Credentials for s3:// come only from the environment (AWS_ACCESS_KEY_ID,
