@@ -1,0 +1,13 @@
+package crawl
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain checks that no test leaves a goroutine behind. It is the one
+// TestMain of package crawl: add options here, do not add a second.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
