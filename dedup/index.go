@@ -1,0 +1,551 @@
+package dedup
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/bits-and-blooms/bloom/v3"
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Kind says why a sample is a duplicate.
+type Kind uint8
+
+const (
+	KindNone  Kind = iota // not a duplicate
+	KindURL               // same normalised image URL
+	KindExact             // same SHA-256 of the image bytes
+	KindPair              // same normalised caption and same image bytes
+	KindNear              // pHash within the near-duplicate radius
+)
+
+var kindNames = [...]string{"none", "url", "exact", "pair", "near"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// Sample is what Check needs to know about one crawled sample.
+type Sample struct {
+	// Key is the sample's key in the dataset (unique, at most MaxKeyLen
+	// bytes). Verdicts name originals by it, and Commit takes it.
+	Key string
+	// URL of the image; empty skips the URL kind for this sample.
+	URL string
+	// Caption, for the pair kind.
+	Caption string
+	// SHA256 of the stored image bytes; zero skips the exact and pair kinds.
+	SHA256 SHA256
+	// PHash of the decoded image (ComputePHash), used when HasPHash is set.
+	PHash    PHash
+	HasPHash bool
+}
+
+// Verdict is Check's answer.
+type Verdict struct {
+	// Keep is true when the sample is new; it has then been recorded.
+	Keep bool
+	// Kind of duplicate when Keep is false.
+	Kind Kind
+	// Original is the key of the sample this one duplicates.
+	Original string
+	// Distance is the Hamming distance to the original's pHash (KindNear).
+	Distance int
+}
+
+// Index is the persistent duplicate index. It is safe for concurrent use.
+type Index struct {
+	dir    string
+	opts   Options
+	db     *badger.DB
+	epoch  uint64
+	radius int    // query radius (Options.NearRadius)
+	bands  []band // the layout's bands (radius the index was created with)
+
+	locks [lockStripes]sync.Mutex
+	seed  maphash.Seed
+
+	bloomMu sync.Mutex
+	bloom   *bloom.BloomFilter // nil when Options.Bloom is off
+
+	closed   atomic.Bool
+	checks   atomic.Int64
+	kept     atomic.Int64
+	dupCount [5]atomic.Int64
+}
+
+const lockStripes = 1024
+
+// Open opens (creating it if needed) the index in dir. It fails with
+// ErrLocked when another process holds dir, and with ErrCorrupt when dir
+// holds files that cannot be read as an index; both errors name dir.
+//
+// Each writable Open starts a new epoch: entries recorded by earlier runs
+// count only once Commit has marked their sample (see the package
+// documentation).
+func Open(ctx context.Context, dir string, opts Options) (*Index, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	bo := badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{log}).
+		WithReadOnly(opts.ReadOnly).
+		WithSyncWrites(opts.SyncWrites).
+		WithDetectConflicts(false). // Check serialises on lock stripes instead
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(opts.MemTableSize).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithIndexCacheSize(16 << 20).
+		WithValueThreshold(1 << 10).
+		WithCompactL0OnClose(true).
+		WithChecksumVerificationMode(options.OnTableRead)
+	if opts.ReadOnly {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("dedup: open index %s: %w", dir, err)
+		}
+	}
+	if err := checkTables(dir); err != nil {
+		return nil, err
+	}
+	db, err := openBadger(bo)
+	if err != nil {
+		return nil, classifyOpenError(dir, err)
+	}
+	x := &Index{dir: dir, opts: opts, db: db, radius: opts.NearRadius, seed: maphash.MakeSeed()}
+	if err := x.initMeta(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if opts.Bloom {
+		if err := x.loadBloom(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// openBadger turns a panic inside badger.Open (it has some on damaged
+// files) into an error.
+func openBadger(bo badger.Options) (db *badger.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("%w: badger panicked: %v", ErrCorrupt, r)
+		}
+	}()
+	return badger.Open(bo)
+}
+
+func classifyOpenError(dir string, err error) error {
+	switch {
+	case errors.Is(err, ErrCorrupt):
+		return fmt.Errorf("dedup: open index %s: %w", dir, err)
+	case strings.Contains(err.Error(), "Cannot acquire directory lock"),
+		strings.Contains(err.Error(), "resource temporarily unavailable"):
+		return fmt.Errorf("%w: %s: %w", ErrLocked, dir, err)
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("dedup: open index %s: %w", dir, err)
+	default:
+		return fmt.Errorf("%w: %s: %w", ErrCorrupt, dir, err)
+	}
+}
+
+// initMeta checks or writes the layout version and radius, and starts a new
+// epoch.
+func (x *Index) initMeta() error {
+	var version, radius, epoch []byte
+	err := x.db.View(func(txn *badger.Txn) error {
+		var err error
+		if version, err = getCopy(txn, metaVersion); err != nil {
+			return err
+		}
+		if radius, err = getCopy(txn, metaRadius); err != nil {
+			return err
+		}
+		epoch, err = getCopy(txn, metaEpoch)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %s: read meta: %w", ErrCorrupt, x.dir, err)
+	}
+	fresh := version == nil
+	switch {
+	case fresh && x.opts.ReadOnly:
+		x.bands = bands(x.radius)
+		return nil
+	case fresh:
+		if !x.isEmpty() {
+			return fmt.Errorf("%w: %s: Badger store without dedup meta", ErrCorrupt, x.dir)
+		}
+		radius = []byte{byte(x.radius)}
+	case len(version) != 1 || version[0] != layoutVersion:
+		return fmt.Errorf("%w: %s: layout version %x, want %d", ErrCorrupt, x.dir, version, layoutVersion)
+	case len(radius) != 1 || int(radius[0]) > MaxRadius:
+		return fmt.Errorf("%w: %s: bad stored radius %x", ErrCorrupt, x.dir, radius)
+	case len(epoch) != 8:
+		return fmt.Errorf("%w: %s: bad stored epoch %x", ErrCorrupt, x.dir, epoch)
+	}
+	built := int(radius[0])
+	if x.radius > built {
+		return fmt.Errorf("%w: %s was built for radius %d, asked for %d", ErrRadiusTooLarge, x.dir, built, x.radius)
+	}
+	x.bands = bands(built)
+	if epoch != nil {
+		x.epoch = binary.BigEndian.Uint64(epoch)
+	}
+	if x.opts.ReadOnly {
+		return nil
+	}
+	x.epoch++
+	err = x.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set(metaVersion, []byte{layoutVersion}); err != nil {
+			return err
+		}
+		if err := txn.Set(metaRadius, radius); err != nil {
+			return err
+		}
+		return txn.Set(metaEpoch, binary.BigEndian.AppendUint64(nil, x.epoch))
+	})
+	if err == nil {
+		err = x.db.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("dedup: %s: write meta: %w", x.dir, err)
+	}
+	return nil
+}
+
+func (x *Index) isEmpty() bool {
+	empty := true
+	_ = x.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		it.Rewind()
+		empty = !it.Valid()
+		return nil
+	})
+	return empty
+}
+
+func getCopy(txn *badger.Txn, k []byte) ([]byte, error) {
+	it, err := txn.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return it.ValueCopy(nil)
+}
+
+// Close flushes and closes the index. Pending (uncommitted) entries stay on
+// disk but stop blocking anything once the index is reopened.
+func (x *Index) Close() error {
+	if !x.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if err := x.db.Close(); err != nil {
+		return fmt.Errorf("dedup: close index %s: %w", x.dir, err)
+	}
+	return nil
+}
+
+// Dir returns the directory the index was opened on.
+func (x *Index) Dir() string { return x.dir }
+
+// Epoch returns this run's epoch: 1 for the first writable Open of a
+// directory, one more for each later one.
+func (x *Index) Epoch() uint64 { return x.epoch }
+
+// Check looks sample s up and, if it duplicates nothing live, records it as
+// pending under every enabled kind, atomically: of concurrent Checks of
+// samples that duplicate each other, exactly one is kept. Kinds are tried
+// in the order URL, exact, pair, near; the verdict names the first that
+// matched. A sample that duplicates something is not recorded.
+func (x *Index) Check(ctx context.Context, s Sample) (Verdict, error) {
+	if x.closed.Load() {
+		return Verdict{}, ErrClosed
+	}
+	if x.opts.ReadOnly {
+		return Verdict{}, fmt.Errorf("check %q: %w", s.Key, ErrReadOnly)
+	}
+	if err := ctx.Err(); err != nil {
+		return Verdict{}, err
+	}
+	p, err := x.plan(s)
+	if err != nil {
+		return Verdict{}, err
+	}
+	x.lock(p.stripes)
+	defer x.unlock(p.stripes)
+
+	var v Verdict
+	err = x.db.Update(func(txn *badger.Txn) error {
+		var err error
+		v, err = x.lookup(txn, p)
+		if err != nil || !v.Keep {
+			return err
+		}
+		return x.record(txn, p)
+	})
+	if err != nil {
+		return Verdict{}, fmt.Errorf("dedup: check %q in %s: %w", s.Key, x.dir, err)
+	}
+	x.checks.Add(1)
+	if v.Keep {
+		x.kept.Add(1)
+		x.bloomAdd(p)
+	} else {
+		x.dupCount[v.Kind].Add(1)
+	}
+	return v, nil
+}
+
+// plan is everything Check derives from a sample before touching the store.
+type plan struct {
+	s       Sample
+	url     []byte // nil when the kind is off or the sample has no URL
+	exact   []byte
+	pair    []byte
+	near    bool
+	lowInfo bool
+	stripes []int
+}
+
+func (x *Index) plan(s Sample) (plan, error) {
+	p := plan{s: s}
+	if s.Key == "" || len(s.Key) > MaxKeyLen {
+		return p, fmt.Errorf("%w: key of %d bytes (want 1..%d)", ErrBadSample, len(s.Key), MaxKeyLen)
+	}
+	if x.opts.URL && s.URL != "" {
+		h, err := URLHash(s.URL)
+		if err != nil {
+			return p, fmt.Errorf("sample %q: %w", s.Key, err)
+		}
+		p.url = hashKey(famURL, h)
+	}
+	if !s.SHA256.IsZero() {
+		if x.opts.Exact {
+			p.exact = hashKey(famExact, s.SHA256)
+		}
+		if x.opts.Pair {
+			p.pair = hashKey(famPair, PairHash(s.Caption, s.SHA256))
+		}
+	}
+	if x.opts.Near && s.HasPHash {
+		p.near = true
+		p.lowInfo = s.PHash.Bits() < x.opts.LowInfoBits
+	}
+	// Lock stripes: every point key, and for the near kind every bucket.
+	// Two hashes within the radius share a bucket, so their Checks
+	// serialise; equal hashes share the pHash record.
+	var fps []uint64
+	for _, k := range [][]byte{p.url, p.exact, p.pair} {
+		if k != nil {
+			fps = append(fps, maphash.Bytes(x.seed, k))
+		}
+	}
+	if p.near {
+		fps = append(fps, maphash.Bytes(x.seed, phashKey(s.PHash)))
+		if !p.lowInfo {
+			for i, b := range x.bands {
+				fps = append(fps, maphash.Bytes(x.seed, bucketPrefix(i, b, s.PHash)))
+			}
+		}
+	}
+	p.stripes = make([]int, len(fps))
+	for i, f := range fps {
+		p.stripes[i] = int(f % lockStripes)
+	}
+	slices.Sort(p.stripes)
+	p.stripes = slices.Compact(p.stripes)
+	return p, nil
+}
+
+func (x *Index) lock(stripes []int) {
+	for _, i := range stripes {
+		x.locks[i].Lock()
+	}
+}
+
+func (x *Index) unlock(stripes []int) {
+	for _, i := range slices.Backward(stripes) {
+		x.locks[i].Unlock()
+	}
+}
+
+// lookup answers the verdict without writing.
+func (x *Index) lookup(txn *badger.Txn, p plan) (Verdict, error) {
+	for _, c := range []struct {
+		key  []byte
+		kind Kind
+	}{{p.url, KindURL}, {p.exact, KindExact}, {p.pair, KindPair}} {
+		if c.key == nil || !x.bloomMayHave(c.key) {
+			continue
+		}
+		e, ok, err := x.liveEntry(txn, c.key)
+		if err != nil {
+			return Verdict{}, err
+		}
+		if ok {
+			return Verdict{Kind: c.kind, Original: e.Key}, nil
+		}
+	}
+	if p.near {
+		e, d, ok, err := x.nearest(txn, p.s.PHash, p.lowInfo)
+		if err != nil {
+			return Verdict{}, err
+		}
+		if ok {
+			return Verdict{Kind: KindNear, Original: e.Key, Distance: d}, nil
+		}
+	}
+	return Verdict{Keep: true}, nil
+}
+
+// liveEntry reads the entry at k and reports whether it is live: recorded
+// in this run's epoch, or by a sample whose shard has committed.
+func (x *Index) liveEntry(txn *badger.Txn, k []byte) (entry, bool, error) {
+	it, err := txn.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return entry{}, false, nil
+	}
+	if err != nil {
+		return entry{}, false, err
+	}
+	var e entry
+	err = it.Value(func(v []byte) error {
+		var err error
+		e, err = decodeEntry(v)
+		return err
+	})
+	if err != nil {
+		return entry{}, false, fmt.Errorf("key %x: %w", k, err)
+	}
+	if e.Epoch == x.epoch {
+		return e, true, nil
+	}
+	_, err = txn.Get(committedKey(e.Key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return e, false, nil
+	}
+	if err != nil {
+		return entry{}, false, err
+	}
+	return e, true, nil
+}
+
+// nearest finds the live stored pHash closest to h within the radius. A
+// low-information h is matched only exactly.
+func (x *Index) nearest(txn *badger.Txn, h PHash, lowInfo bool) (entry, int, bool, error) {
+	if e, ok, err := x.liveEntry(txn, phashKey(h)); err != nil || ok {
+		return e, 0, ok, err
+	}
+	if lowInfo || x.radius == 0 {
+		return entry{}, 0, false, nil
+	}
+	var (
+		best     entry
+		bestD    = x.radius + 1
+		seen     = map[PHash]bool{h: true}
+		iterOpts = badger.IteratorOptions{PrefetchValues: false}
+	)
+	for i, b := range x.bands {
+		iterOpts.Prefix = bucketPrefix(i, b, h)
+		it := txn.NewIterator(iterOpts)
+		for it.Rewind(); it.Valid(); it.Next() {
+			c, err := decodeMIHKey(it.Item().Key(), x.bands)
+			if err != nil {
+				it.Close()
+				return entry{}, 0, false, err
+			}
+			d := h.Distance(c)
+			if d >= bestD || seen[c] {
+				continue
+			}
+			seen[c] = true
+			e, ok, err := x.liveEntry(txn, phashKey(c))
+			if err != nil {
+				it.Close()
+				return entry{}, 0, false, err
+			}
+			if ok {
+				best, bestD = e, d
+			}
+		}
+		it.Close()
+	}
+	return best, bestD, bestD <= x.radius, nil
+}
+
+// record writes the sample's keys as pending in this epoch.
+func (x *Index) record(txn *badger.Txn, p plan) error {
+	val := encodeEntry(entry{Epoch: x.epoch, Key: p.s.Key})
+	for _, k := range [][]byte{p.url, p.exact, p.pair} {
+		if k != nil {
+			if err := txn.Set(k, val); err != nil {
+				return err
+			}
+		}
+	}
+	if !p.near {
+		return nil
+	}
+	if err := txn.Set(phashKey(p.s.PHash), val); err != nil {
+		return err
+	}
+	if p.lowInfo {
+		return nil
+	}
+	for i, b := range x.bands {
+		if err := txn.Set(mihKey(i, b, p.s.PHash), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Nearest returns the key and distance of the live stored pHash closest to
+// h within the index's radius, without recording anything. ok is false
+// when there is none. A low-information h is matched only exactly.
+func (x *Index) Nearest(ctx context.Context, h PHash) (key string, distance int, ok bool, err error) {
+	if x.closed.Load() {
+		return "", 0, false, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return "", 0, false, err
+	}
+	err = x.db.View(func(txn *badger.Txn) error {
+		e, d, found, err := x.nearest(txn, h, h.Bits() < x.opts.LowInfoBits)
+		key, distance, ok = e.Key, d, found
+		return err
+	})
+	if err != nil {
+		return "", 0, false, fmt.Errorf("dedup: nearest %s in %s: %w", h, x.dir, err)
+	}
+	if !ok {
+		return "", 0, false, nil
+	}
+	return key, distance, true, nil
+}
