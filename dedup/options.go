@@ -68,7 +68,7 @@ type Options struct {
 
 // DefaultOptions returns the options the crawl uses: every kind on, radius 4,
 // low-information hashes below 12 bits set, no Bloom filter (it does not pay:
-// see bench/dedup/RESULTS-dedup.md), 64 MiB memtables, 64 MiB block cache.
+// see bench/RESULTS.md), 64 MiB memtables, 64 MiB block cache.
 func DefaultOptions() Options {
 	return Options{
 		URL:            true,

@@ -4,7 +4,7 @@
 # query rate at radius 4 and 8; ten million Checks of one URL.
 # Recall against brute force is a test (TestRecallAgainstBruteForce), run
 # here too. Usage: bench/dedup/run.sh [SIZE-REGEX]   (default: n=1M)
-# Results go to stdout; record them in bench/dedup/RESULTS-dedup.md.
+# Results go to stdout; record them in bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 size="${1:-n=1M}"
