@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -131,26 +132,64 @@ func Summarize(ctx context.Context, store storage.Store, prefix string) (*Summar
 
 // RebuildSummary recomputes shards/sizes.json (open_clip's shard name →
 // sample count) and dataset.json from the sidecars and writes both. Each is
-// replaced whole, so a reader sees the old or the new one; writers closing
-// at the same time each write a complete view, and the last one wins.
+// replaced whole, so a reader sees an old or a new one. Writers that close
+// at the same time may overwrite each other's summary with an older view,
+// so after writing, RebuildSummary reads both objects back and lists the
+// sidecars again; while they disagree it writes again. The last writer to
+// finish thus leaves a summary of every shard committed before it checked.
 func RebuildSummary(ctx context.Context, store storage.Store, prefix string) (*Summary, error) {
-	sum, sizes, err := Summarize(ctx, store, prefix)
-	if err != nil {
-		return nil, err
-	}
-	for _, obj := range []struct {
-		key string
-		v   any
-	}{{prefix + SizesKey, sizes}, {prefix + DatasetKey, sum}} {
-		b, err := json.MarshalIndent(obj.v, "", "  ")
+	const maxRounds = 8
+	for range maxRounds {
+		sum, sizes, err := Summarize(ctx, store, prefix)
 		if err != nil {
 			return nil, err
 		}
-		if err := store.Put(ctx, obj.key, bytes.NewReader(b), int64(len(b))); err != nil {
-			return nil, fmt.Errorf("shardwriter: write %s: %w", obj.key, err)
+		for _, obj := range []struct {
+			key string
+			v   any
+		}{{prefix + SizesKey, sizes}, {prefix + DatasetKey, sum}} {
+			b, err := json.MarshalIndent(obj.v, "", "  ")
+			if err != nil {
+				return nil, err
+			}
+			if err := store.Put(ctx, obj.key, bytes.NewReader(b), int64(len(b))); err != nil {
+				return nil, fmt.Errorf("shardwriter: write %s: %w", obj.key, err)
+			}
+		}
+		fresh, freshSizes, err := Summarize(ctx, store, prefix)
+		if err != nil {
+			return nil, err
+		}
+		stored, storedSizes, err := readSummary(ctx, store, prefix)
+		if err != nil {
+			return nil, err
+		}
+		if stored.Fingerprint == fresh.Fingerprint && maps.Equal(storedSizes, freshSizes) {
+			return stored, nil
 		}
 	}
-	return sum, nil
+	return nil, fmt.Errorf("shardwriter: the summary of %q kept changing under %d rewrites; run 'clipstream shards stats' when the writers are done", prefix, maxRounds)
+}
+
+// readSummary reads dataset.json and shards/sizes.json back.
+func readSummary(ctx context.Context, store storage.Store, prefix string) (*Summary, map[string]int, error) {
+	var sum Summary
+	sizes := map[string]int{}
+	for _, obj := range []struct {
+		key string
+		v   any
+	}{{prefix + DatasetKey, &sum}, {prefix + SizesKey, &sizes}} {
+		rc, err := store.Get(ctx, obj.key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("shardwriter: read %s: %w", obj.key, err)
+		}
+		err = json.NewDecoder(io.LimitReader(rc, 256<<20)).Decode(obj.v)
+		rc.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, obj.key, err)
+		}
+	}
+	return &sum, sizes, nil
 }
 
 // ReadShard opens the data object of a committed shard and checks, as it is
