@@ -66,6 +66,13 @@ type Options struct {
 	ZstdLevel int
 	// ZstdConcurrency is the encoder's goroutine count (default 1).
 	ZstdConcurrency int
+	// BeforeCommit runs when a shard's data object is complete, just
+	// before its sidecar is created, with the shard's base name
+	// ("{writer}-{seq}") and keys: the place to tell the dedup index which
+	// samples the shard is about to commit (dedup.Index.Prepare), so a
+	// crash between the two can be settled later. An error stops the
+	// writer, and the shard is not committed.
+	BeforeCommit func(ctx context.Context, shard string, keys []string) error
 	// OnCommit runs after each shard's sidecar was created, in commit
 	// order: the place to tell the dedup index that the shard's samples
 	// are in the corpus. An error from it stops the writer (the shard
@@ -434,6 +441,11 @@ func (w *Writer) commit(ctx context.Context) error {
 	b, err := json.MarshalIndent(sc, "", "  ")
 	if err != nil {
 		return err
+	}
+	if w.opts.BeforeCommit != nil {
+		if err := w.opts.BeforeCommit(ctx, base, sh.keys); err != nil {
+			return fmt.Errorf("shardwriter: before commit of %s: %w", base, err)
+		}
 	}
 	key := SidecarKey(w.opts.Prefix, w.opts.WriterID, sh.seq)
 	if err := w.store.PutIfAbsent(ctx, key, bytes.NewReader(b), int64(len(b))); err != nil {

@@ -98,8 +98,20 @@ func TestRoundTrip(t *testing.T) {
 			store := newStore(t)
 			ctx := context.Background()
 			var commits []shardwriter.Commit
+			var prepared []string
 			w, err := shardwriter.New(ctx, store, shardwriter.Options{
 				Prefix: "ds/", WriterID: "a", MaxSamples: tc.maxSamples, MaxBytes: tc.maxBytes,
+				BeforeCommit: func(ctx context.Context, shard string, keys []string) error {
+					// The data object is complete; the sidecar is not there yet.
+					if _, err := store.Stat(ctx, "ds/shards/"+shard+shardwriter.SidecarSuffix); err == nil {
+						t.Errorf("sidecar of %s exists before BeforeCommit", shard)
+					}
+					if _, err := store.Stat(ctx, "ds/shards/"+shard+shardwriter.DataSuffix); err != nil {
+						t.Errorf("data object of %s missing at BeforeCommit: %v", shard, err)
+					}
+					prepared = append(prepared, shard)
+					return nil
+				},
 				OnCommit: func(_ context.Context, c shardwriter.Commit) error { commits = append(commits, c); return nil },
 			})
 			if err != nil {
@@ -116,6 +128,9 @@ func TestRoundTrip(t *testing.T) {
 			ids := readAll(t, store, "ds/")
 			if want := seq(0, tc.n); !slices.Equal(ids, want) {
 				t.Fatalf("read back ids %v, want %v", ids, want)
+			}
+			if len(prepared) != len(commits) {
+				t.Errorf("%d shards prepared, %d committed", len(prepared), len(commits))
 			}
 			if tc.wantShards > 0 && len(commits) != tc.wantShards {
 				t.Errorf("%d shards, want %d", len(commits), tc.wantShards)
