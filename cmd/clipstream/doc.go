@@ -16,6 +16,7 @@
 //	shards gc      remove orphan shard data objects
 //	shards stats   print dataset totals, rebuild dataset.json and sizes.json
 //	shards cat     print the captions and metadata of one shard
+//	dedup stats    counts per kind and size on disk of a crawl's dedup index
 //	train          train CLIP on shards streamed from storage (not yet implemented)
 //	eval           zero-shot and retrieval evaluation of a checkpoint (not yet implemented)
 //	demo           run what exists of the pipeline; today it exercises object storage only

@@ -35,6 +35,8 @@ var allVerbs = [][]string{
 	{"shards", "gc"},
 	{"shards", "stats"},
 	{"shards", "cat"},
+	{"dedup"},
+	{"dedup", "stats"},
 	{"train"},
 	{"eval"},
 	{"demo"},
@@ -175,7 +177,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no verb", nil, "clipstream: missing verb"},
 		{"unknown verb", []string{"bogus"}, `clipstream: unknown verb "bogus"`},
-		{"misspelt verb suggests", []string{"demp"}, "did you mean demo?"},
+		{"misspelt verb suggests", []string{"vresion"}, "did you mean version?"},
 		{"unknown global flag", []string{"--bogus", "version"}, "unknown flag: --bogus"},
 		{"unknown verb flag", []string{"version", "--bogus"}, "clipstream version: unknown flag: --bogus"},
 		{"bad log level", []string{"--log-level", "loud", "version"}, `invalid argument "loud" for "--log-level"`},

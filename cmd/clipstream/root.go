@@ -105,6 +105,7 @@ AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION).
 	root.AddCommand(
 		newCrawlCmd(e),
 		newShardsCmd(e),
+		newDedupCmd(e),
 		newTrainCmd(e),
 		newEvalCmd(e),
 		newDemoCmd(e),
