@@ -6,7 +6,11 @@
 //
 // It is handed a compute backend and never calls CUDA itself.
 //
-// Implemented: the CLIP tokenizer (trainer/tokenizer) and the op interface
-// with its CPU reference (trainer/ops). Not yet implemented: the model,
-// optimizer and train loop; see the model and training issues.
+// Implemented: the CLIP tokenizer (trainer/tokenizer), the op interface
+// with its CPU reference (trainer/ops), the safetensors format
+// (trainer/safetensors), and the CLIP model with its configs, explicit
+// backward, open_clip-compatible init and checkpoint import/export
+// (trainer/model, a sub-package so that the train loop here and the
+// benchmarks can share it without import loops). Not yet implemented: the
+// optimizer and train loop; see the training issue.
 package trainer

@@ -64,6 +64,13 @@ type Backend interface {
 	MatmulForward(out, inp, weight, bias Tensor, N, C, OC int)
 	MatmulBackward(dinp, dweight, dbias, dout, inp, weight Tensor, N, C, OC int)
 
+	// ProjectForward: out[N,OC] = inp[N,C] · weight (weight [C,OC], the
+	// layout of open_clip's visual.proj and text_projection, used as x @ P).
+	ProjectForward(out, inp, weight Tensor, N, C, OC int)
+	// ProjectBackward adds dinp += dout·weightᵀ (skipped when dinp is empty)
+	// and dweight += inpᵀ·dout.
+	ProjectBackward(dinp, dweight, dout, inp, weight Tensor, N, C, OC int)
+
 	// LayerNormForward normalises each of N rows of C over C (eps 1e-5), saving
 	// the row mean and 1/std for the backward.
 	LayerNormForward(out, mean, rstd, inp, weight, bias Tensor, N, C int)

@@ -147,6 +147,25 @@ func (c *CPU) MatmulBackward(dinp, dweight, dbias, dout, inp, weight Tensor, N, 
 	}
 }
 
+// ProjectForward implements Backend.
+func (c *CPU) ProjectForward(out, inp, weight Tensor, N, C, OC int) {
+	a := c.args("ProjectForward")
+	o, x, w := a.need("out", out, N*OC), a.need("inp", inp, N*C), a.need("weight", weight, C*OC)
+	if a.ok() {
+		projectForward(o, x, w, N, C, OC, c.Workers)
+	}
+}
+
+// ProjectBackward implements Backend.
+func (c *CPU) ProjectBackward(dinp, dweight, dout, inp, weight Tensor, N, C, OC int) {
+	a := c.args("ProjectBackward")
+	dx, dw := a.opt("dinp", dinp, N*C), a.need("dweight", dweight, C*OC)
+	dy, x, w := a.need("dout", dout, N*OC), a.need("inp", inp, N*C), a.need("weight", weight, C*OC)
+	if a.ok() {
+		projectBackward(dx, dw, dy, x, w, N, C, OC, c.Workers)
+	}
+}
+
 // LayerNormForward implements Backend.
 func (c *CPU) LayerNormForward(out, mean, rstd, inp, weight, bias Tensor, N, C int) {
 	a := c.args("LayerNormForward")

@@ -85,6 +85,18 @@ func TestGradients(t *testing.T) {
 			},
 		},
 		{
+			name:   "project",
+			inputs: []int{N * C, C * OC},
+			forward: func(x [][]float64) []float64 {
+				out := make([]float64, N*OC)
+				projectForward(out, x[0], x[1], N, C, OC, 2)
+				return out
+			},
+			backward: func(x [][]float64, dout []float64, g [][]float64) {
+				projectBackward(g[0], g[1], dout, x[0], x[1], N, C, OC, 2)
+			},
+		},
+		{
 			name:   "layernorm",
 			inputs: []int{N * C, C, C},
 			forward: func(x [][]float64) []float64 {

@@ -12,13 +12,14 @@ type Float interface{ ~float32 | ~float64 }
 
 // Blocking for gemm: C is cut into mc×nc tiles that workers take in turn;
 // each tile is computed in kc-deep slices from packed panels of A (mr rows)
-// and B (nr columns) that stay in L1/L2 while a 4×4 register-blocked kernel
-// sweeps them. Sizes for float32: an A block is 64×256×4 B = 64 KiB, a B
+// and B (nr columns) that stay in L1/L2 while a 6×16 register-blocked
+// micro-kernel sweeps them (AVX2+FMA assembly on amd64 for float32, plain
+// Go otherwise). Sizes for float32: an A block is 96×256×4 B = 96 KiB, a B
 // block 256×256×4 B = 256 KiB.
 const (
-	gemmMR = 4
-	gemmNR = 4
-	gemmMC = 64
+	gemmMR = 6
+	gemmNR = 16
+	gemmMC = 96
 	gemmNC = 256
 	gemmKC = 256
 	// gemmSerialFlops is the size under which one goroutine is faster than
@@ -30,7 +31,12 @@ const (
 // op(A) [M,K] and op(B) [K,N]. transA means A is stored as [K,M], transB that
 // B is stored as [N,K]; lda, ldb, ldc are row strides. With accumulate the
 // product is added to C, otherwise C is overwritten. It uses up to workers
-// goroutines over tiles of C.
+// goroutines.
+//
+// Loop order is GotoBLAS's: for each nc-wide column block and kc-deep
+// slice, op(B) is packed once (workers share the packing) and then workers
+// take (mc-row block, column chunk) items, each packing its A block and
+// running the micro-kernel over it.
 func gemm[T Float](transA, transB bool, M, N, K int, a []T, lda int, b []T, ldb int, c []T, ldc int, accumulate bool, workers int) {
 	if M == 0 || N == 0 {
 		return
@@ -43,72 +49,84 @@ func gemm[T Float](transA, transB bool, M, N, K int, a []T, lda int, b []T, ldb 
 		}
 		return
 	}
-	tilesM := (M + gemmMC - 1) / gemmMC
-	tilesN := (N + gemmNC - 1) / gemmNC
-	tiles := tilesM * tilesN
-	if workers > tiles {
-		workers = tiles
-	}
 	if 2*M*N*K < gemmSerialFlops || workers < 1 {
 		workers = 1
 	}
-	g := gemmTask[T]{transA: transA, transB: transB, M: M, N: N, K: K, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-		accumulate: accumulate, tilesN: tilesN, tiles: tiles}
-	if workers == 1 {
-		g.work()
-		return
+	g := &gemmTask[T]{transA: transA, transB: transB, M: M, N: N, K: K, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	kcMax := min(gemmKC, K)
+	ncMax := roundUp(min(gemmNC, N), gemmNR)
+	g.packB = make([]T, kcMax*ncMax)
+	mcMax := roundUp(min(gemmMC, M), gemmMR)
+	packA := make([][]T, workers)
+	for w := range packA {
+		packA[w] = make([]T, mcMax*kcMax)
 	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(g.work)
+	blocksM := (M + gemmMC - 1) / gemmMC
+	for jc := 0; jc < N; jc += gemmNC {
+		nb := min(gemmNC, N-jc)
+		panels := (nb + gemmNR - 1) / gemmNR
+		// split columns when there are fewer row blocks than workers
+		splits := min(panels, max(1, (workers+blocksM-1)/blocksM))
+		for pc := 0; pc < K; pc += gemmKC {
+			kb := min(gemmKC, K-pc)
+			add := accumulate || pc > 0
+			parallelFor(panels, workers, func(lo, hi int) {
+				for p := lo; p < hi; p++ {
+					g.packBPanel(p, pc, jc, kb, nb)
+				}
+			})
+			items := blocksM * splits
+			var next atomic.Int64
+			parallelFor(workers, workers, func(lo, hi int) {
+				for w := lo; w < hi; w++ {
+					for {
+						it := int(next.Add(1) - 1)
+						if it >= items {
+							break
+						}
+						ib, s := it/splits, it%splits
+						p0, p1 := s*panels/splits, (s+1)*panels/splits
+						g.block(packA[w], ib*gemmMC, pc, jc, kb, nb, p0, p1, add)
+					}
+				}
+			})
+		}
 	}
-	wg.Wait()
 }
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
 type gemmTask[T Float] struct {
 	transA, transB bool
 	M, N, K        int
 	a, b, c        []T
 	lda, ldb, ldc  int
-	accumulate     bool
-	tilesN, tiles  int
-	next           atomic.Int64
+	packB          []T
 }
 
-// work takes tiles until none are left.
-func (g *gemmTask[T]) work() {
-	packA := make([]T, gemmMC*gemmKC)
-	packB := make([]T, gemmKC*gemmNC)
-	for {
-		t := int(g.next.Add(1) - 1)
-		if t >= g.tiles {
-			return
-		}
-		ic, jc := (t/g.tilesN)*gemmMC, (t%g.tilesN)*gemmNC
-		mb, nb := min(gemmMC, g.M-ic), min(gemmNC, g.N-jc)
-		for pc := 0; pc < g.K; pc += gemmKC {
-			kb := min(gemmKC, g.K-pc)
-			g.packA(packA, ic, pc, mb, kb)
-			g.packB(packB, pc, jc, kb, nb)
-			add := g.accumulate || pc > 0
-			for ir := 0; ir < mb; ir += gemmMR {
-				for jr := 0; jr < nb; jr += gemmNR {
-					ap := packA[ir*kb : (ir+gemmMR)*kb]
-					bp := packB[jr*kb : (jr+gemmNR)*kb]
-					var acc [gemmMR * gemmNR]T
-					kernel4x4(ap, bp, &acc)
-					rows, cols := min(gemmMR, mb-ir), min(gemmNR, nb-jr)
-					for r := range rows {
-						row := g.c[(ic+ir+r)*g.ldc+jc+jr:]
-						row = row[:cols]
-						if add {
-							for j := range row {
-								row[j] += acc[r*gemmNR+j]
-							}
-						} else {
-							copy(row, acc[r*gemmNR:r*gemmNR+cols])
-						}
+// block computes C[ic:ic+mb, jc+16·p0 : jc+16·p1] (+)= its A block times
+// the packed B panels p0..p1 of the current kc slice.
+func (g *gemmTask[T]) block(packA []T, ic, pc, jc, kb, nb, p0, p1 int, add bool) {
+	mb := min(gemmMC, g.M-ic)
+	g.packA(packA, ic, pc, mb, kb)
+	var acc [gemmMR * gemmNR]T
+	for p := p0; p < p1; p++ {
+		jr := p * gemmNR
+		bp := g.packB[jr*kb : (jr+gemmNR)*kb]
+		cols := min(gemmNR, nb-jr)
+		for ir := 0; ir < mb; ir += gemmMR {
+			microKernel(kb, packA[ir*kb:(ir+gemmMR)*kb], bp, &acc)
+			rows := min(gemmMR, mb-ir)
+			for r := range rows {
+				row := g.c[(ic+ir+r)*g.ldc+jc+jr:]
+				row = row[:cols]
+				src := acc[r*gemmNR : r*gemmNR+cols]
+				if add {
+					for j, v := range src {
+						row[j] += v
 					}
+				} else {
+					copy(row, src)
 				}
 			}
 		}
@@ -116,89 +134,89 @@ func (g *gemmTask[T]) work() {
 }
 
 // packA copies op(A)[i0:i0+mb, p0:p0+kb] into panels of gemmMR rows, each
-// stored k-major ([k][r]), zero-padding the last panel.
+// stored k-major ([k][r]), zero-padding the last panel. Reads go along
+// rows of the stored matrix, so a transposed A is read contiguously too.
 func (g *gemmTask[T]) packA(dst []T, i0, p0, mb, kb int) {
 	for ir := 0; ir < mb; ir += gemmMR {
 		panel := dst[ir*kb : (ir+gemmMR)*kb]
-		for r := range gemmMR {
+		rows := min(gemmMR, mb-ir)
+		if rows < gemmMR {
+			clear(panel)
+		}
+		if g.transA { // A is [K,M]: row k holds op(A)[:,k]
+			for k := range kb {
+				src := g.a[(p0+k)*g.lda+i0+ir:][:rows]
+				copy(panel[k*gemmMR:][:rows], src)
+			}
+			continue
+		}
+		for r := range rows {
 			i := i0 + ir + r
-			if ir+r >= mb {
-				for k := range kb {
-					panel[k*gemmMR+r] = 0
-				}
-				continue
-			}
-			if g.transA { // A is [K,M]
-				for k := range kb {
-					panel[k*gemmMR+r] = g.a[(p0+k)*g.lda+i]
-				}
-			} else {
-				src := g.a[i*g.lda+p0 : i*g.lda+p0+kb]
-				for k, v := range src {
-					panel[k*gemmMR+r] = v
-				}
+			src := g.a[i*g.lda+p0 : i*g.lda+p0+kb]
+			for k, v := range src {
+				panel[k*gemmMR+r] = v
 			}
 		}
 	}
 }
 
-// packB copies op(B)[p0:p0+kb, j0:j0+nb] into panels of gemmNR columns,
-// each stored k-major ([k][c]), zero-padding the last panel.
-func (g *gemmTask[T]) packB(dst []T, p0, j0, kb, nb int) {
-	for jr := 0; jr < nb; jr += gemmNR {
-		panel := dst[jr*kb : (jr+gemmNR)*kb]
-		for cc := range gemmNR {
+// packBPanel copies columns [16·p, 16·p+16) of op(B)[p0:p0+kb, j0:j0+nb]
+// into panel p of g.packB, stored k-major ([k][c]), zero-padding past nb.
+func (g *gemmTask[T]) packBPanel(p, p0, j0, kb, nb int) {
+	jr := p * gemmNR
+	panel := g.packB[jr*kb : (jr+gemmNR)*kb]
+	cols := min(gemmNR, nb-jr)
+	if cols < gemmNR {
+		clear(panel)
+	}
+	if g.transB { // B is [N,K]
+		for cc := range cols {
 			j := j0 + jr + cc
-			if jr+cc >= nb {
-				for k := range kb {
-					panel[k*gemmNR+cc] = 0
-				}
-				continue
-			}
-			if g.transB { // B is [N,K]
-				src := g.b[j*g.ldb+p0 : j*g.ldb+p0+kb]
-				for k, v := range src {
-					panel[k*gemmNR+cc] = v
-				}
-			} else {
-				for k := range kb {
-					panel[k*gemmNR+cc] = g.b[(p0+k)*g.ldb+j]
-				}
+			src := g.b[j*g.ldb+p0 : j*g.ldb+p0+kb]
+			for k, v := range src {
+				panel[k*gemmNR+cc] = v
 			}
 		}
+		return
+	}
+	for k := range kb {
+		copy(panel[k*gemmNR:][:cols], g.b[(p0+k)*g.ldb+j0+jr:][:cols])
 	}
 }
 
-// kernel4x4 accumulates the 4×4 product of a packed A panel and a packed B
-// panel (both [k][4]) into acc, keeping the sixteen sums in registers.
-func kernel4x4[T Float](ap, bp []T, acc *[16]T) {
-	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 T
-	n := min(len(ap), len(bp))
-	ap, bp = ap[:n], bp[:n]
-	for k := 0; k+3 < len(ap) && k+3 < len(bp); k += 4 {
-		b0, b1, b2, b3 := bp[k], bp[k+1], bp[k+2], bp[k+3]
-		a := ap[k]
-		c00 += a * b0
-		c01 += a * b1
-		c02 += a * b2
-		c03 += a * b3
-		a = ap[k+1]
-		c10 += a * b0
-		c11 += a * b1
-		c12 += a * b2
-		c13 += a * b3
-		a = ap[k+2]
-		c20 += a * b0
-		c21 += a * b1
-		c22 += a * b2
-		c23 += a * b3
-		a = ap[k+3]
-		c30 += a * b0
-		c31 += a * b1
-		c32 += a * b2
-		c33 += a * b3
+// microKernel sets acc to the 6×16 product of a packed A panel ([k][6])
+// and a packed B panel ([k][16]), k = kb.
+func microKernel[T Float](kb int, ap, bp []T, acc *[gemmMR * gemmNR]T) {
+	if a32, ok := any(ap).([]float32); ok && useAsmKernel {
+		b32 := any(bp).([]float32)
+		c32 := any(acc).(*[gemmMR * gemmNR]float32)
+		if kb > 0 {
+			kernel6x16(kb, &a32[0], &b32[0], c32)
+		} else {
+			clear(c32[:])
+		}
+		return
 	}
-	*acc = [16]T{c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33}
+	kernelGo(kb, ap, bp, acc)
+}
+
+// kernelGo is the portable micro-kernel: for each k, a rank-1 update of
+// the 6×16 block, two rows at a time.
+func kernelGo[T Float](kb int, ap, bp []T, acc *[gemmMR * gemmNR]T) {
+	*acc = [gemmMR * gemmNR]T{}
+	ap, bp = ap[:kb*gemmMR], bp[:kb*gemmNR]
+	for r := 0; r < gemmMR; r += 2 {
+		c0 := acc[r*gemmNR : (r+1)*gemmNR : (r+1)*gemmNR]
+		c1 := acc[(r+1)*gemmNR : (r+2)*gemmNR : (r+2)*gemmNR]
+		for k := range kb {
+			a0, a1 := ap[k*gemmMR+r], ap[k*gemmMR+r+1]
+			b := bp[k*gemmNR : (k+1)*gemmNR : (k+1)*gemmNR]
+			for c, bv := range b {
+				c0[c] += a0 * bv
+				c1[c] += a1 * bv
+			}
+		}
+	}
 }
 
 // parallelFor runs fn over [0,n) split into contiguous chunks, one per

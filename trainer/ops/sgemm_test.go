@@ -117,3 +117,48 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// TestGemmFloat32 checks the float32 path (the AVX2 micro-kernel where the
+// CPU has it) against the float64 triple loop.
+func TestGemmFloat32(t *testing.T) {
+	t.Logf("assembly micro-kernel: %v", useAsmKernel)
+	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {97, 257, 300}, {130, 33, 513}, {5, 600, 2}, {200, 300, 260}}
+	for _, s := range sizes {
+		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+			for _, acc := range []bool{false, true} {
+				M, N, K := s[0], s[1], s[2]
+				seed := uint64(M*1000003 + N*1009 + K)
+				rng := rand.New(rand.NewPCG(seed, 2))
+				a, b := randSlice(rng, M*K), randSlice(rng, K*N)
+				lda, ldb := K, N
+				if tr[0] {
+					lda = M
+				}
+				if tr[1] {
+					ldb = K
+				}
+				want := naiveGemm(tr[0], tr[1], M, N, K, a, lda, b, ldb)
+				c := randSlice(rng, M*N)
+				a32, b32, c32 := to32(a), to32(b), to32(c)
+				gemm(tr[0], tr[1], M, N, K, a32, lda, b32, ldb, c32, N, acc, 2)
+				for i := range c32 {
+					w := want[i]
+					if acc {
+						w += float64(float32(c[i]))
+					}
+					if math.Abs(float64(c32[i])-w) > 1e-5*math.Sqrt(float64(K))*(1+math.Abs(w)) {
+						t.Fatalf("seed %d: M%d N%d K%d trans %v acc %v: c[%d] = %v, want %v", seed, M, N, K, tr, acc, i, c32[i], w)
+					}
+				}
+			}
+		}
+	}
+}
+
+func to32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
