@@ -9,13 +9,13 @@ import (
 	"image/color"
 	"image/jpeg"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"syscall"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/clipstream/clipstream/internal/s3test"
 	"github.com/clipstream/clipstream/shardwriter"
 	"github.com/clipstream/clipstream/storage"
 )
@@ -83,7 +83,7 @@ func BenchmarkWrite(b *testing.B) {
 					}
 					store = s
 				} else {
-					if os.Getenv("CLIPSTREAM_TEST_S3") == "" {
+					if !s3test.Available() {
 						b.Skip("no S3 test server (bench/shards.sh starts one)")
 					}
 					s, err := storage.Open(ctx, "s3://"+newBucket(b)+"/bench", storage.Options{})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/clipstream/clipstream/internal/s3test"
 	"github.com/clipstream/clipstream/storage"
 )
 
@@ -33,8 +34,8 @@ func benchStores(b *testing.B) map[string]storage.Store {
 		b.Fatal(err)
 	}
 	out["file"] = fs
-	if os.Getenv("CLIPSTREAM_TEST_S3") != "" {
-		out["s3"] = openS3(b, "s3://"+newBucket(b)+"/bench", storage.Options{})
+	if s3test.Available() {
+		out["s3"] = openS3(b, "s3://"+s3test.NewBucket(b)+"/bench", storage.Options{})
 	}
 	return out
 }
@@ -118,11 +119,11 @@ func BenchmarkAnchor(b *testing.B) {
 			}
 		})
 		b.Run("put/s3-minio-go/size="+sizeName(size), func(b *testing.B) {
-			if os.Getenv("CLIPSTREAM_TEST_S3") == "" {
+			if !s3test.Available() {
 				b.Skip("no S3 test server")
 			}
-			c := adminClient(b, os.Getenv("AWS_ENDPOINT_URL"))
-			bucket := newBucket(b)
+			c := s3test.AdminClient(b)
+			bucket := s3test.NewBucket(b)
 			b.SetBytes(size)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
@@ -132,11 +133,11 @@ func BenchmarkAnchor(b *testing.B) {
 			}
 		})
 		b.Run("get/s3-minio-go/size="+sizeName(size), func(b *testing.B) {
-			if os.Getenv("CLIPSTREAM_TEST_S3") == "" {
+			if !s3test.Available() {
 				b.Skip("no S3 test server")
 			}
-			c := adminClient(b, os.Getenv("AWS_ENDPOINT_URL"))
-			bucket := newBucket(b)
+			c := s3test.AdminClient(b)
+			bucket := s3test.NewBucket(b)
 			if _, err := c.PutObject(ctx, bucket, "obj", &genReader{n: size}, size, minio.PutObjectOptions{}); err != nil {
 				b.Fatal(err)
 			}

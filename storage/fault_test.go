@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/clipstream/clipstream/internal/s3test"
 	"github.com/clipstream/clipstream/storage"
 	"github.com/clipstream/clipstream/storage/storagetest"
 )
@@ -29,8 +30,8 @@ type faultyS3 struct {
 
 func newFaultyS3(t *testing.T, opts storage.Options) *faultyS3 {
 	t.Helper()
-	upstream := strings.TrimPrefix(requireS3(t), "http://")
-	bucket := newBucket(t)
+	upstream := strings.TrimPrefix(s3test.Require(t), "http://")
+	bucket := s3test.NewBucket(t)
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
 	proxy := toxiproxy.NewProxy(srv, "minio", "127.0.0.1:0", upstream)
 	if err := proxy.Start(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clipstream/clipstream/internal/s3test"
 	"github.com/clipstream/clipstream/storage"
 )
 
@@ -74,7 +75,7 @@ func heapPeak() (stop func() uint64) {
 func TestS3PutMemoryBounded(t *testing.T) {
 	const size = 256 << 20
 	const part = 16 << 20
-	bucket := newBucket(t)
+	bucket := s3test.NewBucket(t)
 	s := openS3(t, "s3://"+bucket+"/mem", storage.Options{PartSize: part})
 	ctx := context.Background()
 
