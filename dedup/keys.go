@@ -18,6 +18,7 @@ import (
 //	                              (ceil(len/8) bytes, big-endian), hash (8 bytes)
 //	'c' sample key                → empty; the sample's shard has committed
 //	'h' shard name                → key list; a shard prepared, not yet committed
+//	'f' SHA-256(normalised URL)   → progress: the crawl's last outcome for the URL (progress.go)
 //
 // An entry value is: format byte 1, uvarint epoch, the sample key.
 const (

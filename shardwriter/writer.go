@@ -206,6 +206,18 @@ func (w *Writer) NextSeq() int {
 	return w.nextSeq
 }
 
+// NextKey is the key Write will assign to the next sample given without
+// one, if no other Write comes first: a producer that records samples
+// elsewhere (the dedup index) before writing them learns their key here.
+func (w *Writer) NextKey() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cur != nil {
+		return autoKey(w.opts.WriterID, w.cur.seq, len(w.cur.keys))
+	}
+	return autoKey(w.opts.WriterID, w.nextSeq, 0)
+}
+
 // checkSample refuses what the format cannot hold; the writer is unchanged.
 func (w *Writer) checkSample(s *Sample) error {
 	if len(s.Image) == 0 {

@@ -117,7 +117,9 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var nextKeys []string
 			for i := range tc.n {
+				nextKeys = append(nextKeys, w.NextKey())
 				if err := w.Write(ctx, sample(i)); err != nil {
 					t.Fatal(err)
 				}
@@ -145,6 +147,9 @@ func TestRoundTrip(t *testing.T) {
 				if c.Sidecar.Samples != len(c.Keys) || c.Sidecar.FirstKey != c.Keys[0] {
 					t.Errorf("commit %s: sidecar %+v does not match keys", c.Sidecar.Shard, c.Sidecar)
 				}
+			}
+			if !slices.Equal(keys, nextKeys) {
+				t.Errorf("NextKey predicted %v, the writer assigned %v", nextKeys, keys)
 			}
 			if len(keys) != tc.n || !slices.IsSorted(keys) {
 				t.Errorf("commit keys: %d, sorted=%v", len(keys), slices.IsSorted(keys))
