@@ -1,0 +1,202 @@
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/clipstream/clipstream/trainer/ops"
+)
+
+// Operations beyond ops.Backend that the CUDA trainer path uses: the fused
+// optimizer, bf16 weight copies, gradient norms and image normalisation on
+// the device.
+
+func int32Bytes(v []int32) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+}
+
+// AdamW holds one optimizer step's hyper-parameters (PyTorch's AdamW).
+type AdamW struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+	Step                               int     // 1 for the first step
+	GradScale                          float32 // multiplies the gradients (clipping); 0 means 1
+}
+
+// biasCorrections returns 1−β1ᵗ and 1−β2ᵗ.
+func (h AdamW) biasCorrections() (float32, float32) {
+	t := float64(h.Step)
+	return float32(1 - math.Pow(float64(h.Beta1), t)), float32(1 - math.Pow(float64(h.Beta2), t))
+}
+
+// AdamWStep updates params (fp32 master weights) from grads in one fused
+// pass, with the moments m and v, all the same length (typically the flat
+// parameter, gradient and moment buffers, or one contiguous group of them
+// with its own weight decay). If params' buffer has a bf16 copy
+// (EnableBF16Copy), the pass writes it too and it stays current.
+func (b *Backend) AdamWStep(params, grads, m, v ops.Tensor, h AdamW) {
+	a := b.args("AdamWStep")
+	n := params.Len
+	a.check(h.Step >= 1, "step %d, want ≥ 1", h.Step)
+	stale := false
+	if d, ok := params.Buf.(*deviceBuffer); ok {
+		stale = d.stale
+	}
+	p := a.out("params", params, -1)
+	g, mp, vp := a.in("grads", grads, n), a.out("m", m, n), a.out("v", v, n)
+	if !a.ok() {
+		return
+	}
+	d := params.Buf.(*deviceBuffer)
+	var p16 devicePtr
+	if d.bf16 != 0 {
+		p16 = d.bf16 + devicePtr(2*params.Off)
+		d.stale = stale // a whole-buffer cast made it current; this pass keeps it so
+	}
+	bc1, bc2 := h.biasCorrections()
+	gs := h.GradScale
+	if gs == 0 {
+		gs = 1
+	}
+	b.run(a, func() error {
+		if n == 0 {
+			return nil
+		}
+		return b.launch("adamw", elementwise(int64(n)), p, mp, vp, g, p16, int64(n), h.LR, h.Beta1, h.Beta2, h.Eps, h.WeightDecay, bc1, bc2, gs)
+	})
+}
+
+// EnableBF16Copy gives buf a bf16 copy of its values, which BF16-mode
+// GEMMs read instead of casting the weights at every product, and which
+// AdamWStep keeps current. Any other write to buf (Upload, Zero, an op
+// output) marks the copy stale until SyncBF16.
+func (b *Backend) EnableBF16Copy(buf ops.Buffer) error {
+	d, ok := buf.(*deviceBuffer)
+	if !ok || d.owner != b {
+		return fmt.Errorf("%w: EnableBF16Copy of a buffer this backend did not allocate (%T)", ops.ErrBuffer, buf)
+	}
+	err := b.dev.Do(func() error {
+		if d.bf16 == 0 && d.n > 0 {
+			p, err := b.dev.drv.memAlloc(uint64(2 * d.n))
+			if err != nil {
+				return err
+			}
+			d.bf16 = p
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return b.SyncBF16(buf)
+}
+
+// SyncBF16 recasts buf's bf16 copy from its fp32 values.
+func (b *Backend) SyncBF16(buf ops.Buffer) error {
+	d, ok := buf.(*deviceBuffer)
+	if !ok || d.owner != b || d.bf16 == 0 {
+		return fmt.Errorf("%w: SyncBF16 of a buffer without a bf16 copy", ops.ErrBuffer)
+	}
+	err := b.dev.Do(func() error {
+		if d.n == 0 {
+			return nil
+		}
+		return b.launch("f32_to_bf16_kernel", elementwise(int64(d.n)), d.bf16, d.ptr, int64(d.n))
+	})
+	if err == nil {
+		d.stale = false
+	}
+	return err
+}
+
+// SumSquares returns Σ t² (the squared gradient norm, for clipping). It
+// waits for the device.
+func (b *Backend) SumSquares(t ops.Tensor) float32 {
+	a := b.args("SumSquares")
+	x := a.in("t", t, -1)
+	var out float32
+	b.run(a, func() error {
+		s, err := b.scratchPtr("sumsq", 4)
+		if err != nil {
+			return err
+		}
+		drv := b.dev.drv
+		if err := drv.memsetD32(s, 0, 1, b.compute); err != nil {
+			return err
+		}
+		if t.Len > 0 {
+			if err := b.launch("sum_squares", elementwise(int64(t.Len)), s, x, int64(t.Len)); err != nil {
+				return err
+			}
+		}
+		slot, err := b.slot()
+		if err != nil {
+			return err
+		}
+		if err := drv.memcpyDtoH(slot.p, s, 4, b.compute); err != nil {
+			return err
+		}
+		if err := drv.streamSynchronize(b.compute); err != nil {
+			return err
+		}
+		out = *(*float32)(slot.p)
+		return nil
+	})
+	return out
+}
+
+// NormalizeImages uploads N images of S×S×3 uint8 (HWC, RGB: 4× fewer
+// bytes over PCIe than floats) and writes them to out as N×3×S×S float32
+// (NCHW) normalised by mean and std: (pix/255 − mean)/std, the loader's
+// transform.
+func (b *Backend) NormalizeImages(out ops.Tensor, pix []uint8, N, S int, mean, std [3]float32) {
+	a := b.args("NormalizeImages")
+	a.check(len(pix) == N*S*S*3, "%d pixel bytes for %d images of %d×%d×3", len(pix), N, S, S)
+	for c := range 3 {
+		a.check(std[c] > 0, "std[%d] = %g", c, std[c])
+	}
+	o := a.out("out", out, N*3*S*S)
+	var sc, sh [3]float32
+	for c := range 3 {
+		sc[c] = 1 / (255 * std[c])
+		sh[c] = -mean[c] / std[c]
+	}
+	b.run(a, func() error {
+		if len(pix) == 0 {
+			return nil
+		}
+		p, err := b.scratchPtr("pixels", int64(len(pix)))
+		if err != nil {
+			return err
+		}
+		if err := b.upload(p, pix, true); err != nil {
+			return err
+		}
+		return b.launch("image_normalize", elementwise(int64(N*3*S*S)), o, p, N, S, sc[0], sc[1], sc[2], sh[0], sh[1], sh[2])
+	})
+}
+
+// roundTripBF16 sets dst to src cast to bf16 and back (a check of the
+// cast kernels).
+func (b *Backend) roundTripBF16(dst, src ops.Tensor) {
+	a := b.args("roundTripBF16")
+	x := a.in("src", src, -1)
+	o := a.out("dst", dst, src.Len)
+	b.run(a, func() error {
+		n := int64(src.Len)
+		if n == 0 {
+			return nil
+		}
+		s, err := b.scratchPtr("roundtrip16", 2*n)
+		if err != nil {
+			return err
+		}
+		if err := b.launch("f32_to_bf16_kernel", elementwise(n), s, x, n); err != nil {
+			return err
+		}
+		return b.launch("bf16_to_f32_kernel", elementwise(n), o, s, n)
+	})
+}

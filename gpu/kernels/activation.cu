@@ -1,0 +1,57 @@
+// Elementwise non-linearities, bias add and bias gradient.
+
+extern "C" __global__ void gelu_forward(float* out, const float* inp, long long n) {
+    GRID_STRIDE(i, n) {
+        const float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    }
+}
+
+// dinp += (Φ(x) + x·φ(x))·dout
+extern "C" __global__ void gelu_backward(float* dinp, const float* inp, const float* dout, long long n) {
+    GRID_STRIDE(i, n) {
+        const float x = inp[i];
+        const float d = 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.3989422804014327f * expf(-0.5f * x * x);
+        dinp[i] += d * dout[i];
+    }
+}
+
+extern "C" __global__ void quickgelu_forward(float* out, const float* inp, long long n) {
+    GRID_STRIDE(i, n) {
+        const float x = inp[i];
+        out[i] = x / (1.0f + expf(-1.702f * x));
+    }
+}
+
+// dinp += (σ(1.702x) + 1.702x·σ(1−σ))·dout
+extern "C" __global__ void quickgelu_backward(float* dinp, const float* inp, const float* dout, long long n) {
+    GRID_STRIDE(i, n) {
+        const float x = inp[i];
+        const float s = 1.0f / (1.0f + expf(-1.702f * x));
+        dinp[i] += (s + 1.702f * x * s * (1.0f - s)) * dout[i];
+    }
+}
+
+// add_bias: out[n, o] += bias[o] over n·OC elements.
+extern "C" __global__ void add_bias(float* out, const float* bias, long long n, int OC) {
+    GRID_STRIDE(i, n) { out[i] += bias[i % OC]; }
+}
+
+// bias_backward: dbias[o] += Σₙ dout[n, o]. Block (32, 8): 32 columns, 8
+// row lanes; blockIdx.y picks a slice of rows. One atomic add per column
+// per block.
+extern "C" __global__ void bias_backward(float* dbias, const float* dout, int N, int OC) {
+    __shared__ float part[8][33];
+    const int c = blockIdx.x * 32 + threadIdx.x;
+    float s = 0.0f;
+    if (c < OC) {
+        for (long long n = (long long)blockIdx.y * 8 + threadIdx.y; n < N; n += 8LL * gridDim.y) s += dout[n * OC + c];
+    }
+    part[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < OC) {
+        float t = 0.0f;
+        for (int k = 0; k < 8; k++) t += part[k][threadIdx.x];
+        atomicAdd(&dbias[c], t);
+    }
+}

@@ -1,0 +1,64 @@
+// LayerNorm over the last dimension (eps 1e-5, biased variance, as
+// PyTorch's nn.LayerNorm). One warp per row.
+
+extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
+                                             const float* weight, const float* bias, int N, int C) {
+    WARP_ROW(row, lane);
+    if (row >= N) return;
+    const float* x = inp + row * C;
+    float s = 0.0f;
+    for (int i = lane; i < C; i += 32) s += x[i];
+    const float m = warp_sum(s) / C;
+    float v = 0.0f;
+    for (int i = lane; i < C; i += 32) {
+        const float d = x[i] - m;
+        v += d * d;
+    }
+    const float r = rsqrtf(warp_sum(v) / C + 1e-5f);
+    float* y = out + row * C;
+    for (int i = lane; i < C; i += 32) y[i] = ((x[i] - m) * r) * weight[i] + bias[i];
+    if (lane == 0) {
+        mean[row] = m;
+        rstd[row] = r;
+    }
+}
+
+// layernorm_backward adds dinp, dweight and dbias. Rows are grid-strided
+// over the warps; each block sums its dweight/dbias in shared memory
+// (2·C floats, dynamic) and adds them to global memory once.
+extern "C" __global__ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                                              const float* inp, const float* weight, const float* mean,
+                                              const float* rstd, int N, int C) {
+    extern __shared__ float acc[];  // [0,C) dweight, [C,2C) dbias
+    for (int i = threadIdx.x; i < 2 * C; i += blockDim.x) acc[i] = 0.0f;
+    __syncthreads();
+    const int lane = threadIdx.x & 31;
+    const long long warps = (long long)gridDim.x * (blockDim.x >> 5);
+    for (long long row = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5; row < N; row += warps) {
+        const float* x = inp + row * C;
+        const float* dy = dout + row * C;
+        float* dx = dinp + row * C;
+        const float m = mean[row], r = rstd[row];
+        float gsum = 0.0f, gnsum = 0.0f;
+        for (int i = lane; i < C; i += 32) {
+            const float n = (x[i] - m) * r;
+            const float g = weight[i] * dy[i];
+            gsum += g;
+            gnsum += g * n;
+        }
+        gsum = warp_sum(gsum) / C;
+        gnsum = warp_sum(gnsum) / C;
+        for (int i = lane; i < C; i += 32) {
+            const float n = (x[i] - m) * r;
+            const float g = weight[i] * dy[i];
+            atomicAdd(&acc[C + i], dy[i]);
+            atomicAdd(&acc[i], n * dy[i]);
+            dx[i] += (g - gsum - n * gnsum) * r;
+        }
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < C; i += blockDim.x) {
+        atomicAdd(&dweight[i], acc[i]);
+        atomicAdd(&dbias[i], acc[C + i]);
+    }
+}
