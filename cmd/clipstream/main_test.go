@@ -137,38 +137,6 @@ func TestEveryCommandDocumented(t *testing.T) {
 	}
 }
 
-func TestNotImplemented(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-	}{
-		{"crawl", []string{"crawl"}},
-		{"crawl with flags", []string{"crawl", "--out", "./corpus", "--partition", "0/4", "seeds.txt"}},
-		{"train", []string{"train", "--data", "./corpus", "--run", "./run", "--device", "cpu"}},
-		{"eval", []string{"eval", "--run", "./run", "--data", "./heldout"}},
-		{"global flags first", []string{"--log-level", "debug", "--log-format", "json", "train"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, t.Context(), tt.args...)
-			if code != exitNotImplemented {
-				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, exitNotImplemented, stderr)
-			}
-			verb := strings.TrimSuffix(tt.name, " with flags")
-			if tt.name == "global flags first" {
-				verb = "train"
-			}
-			want := "clipstream " + verb + ": not yet implemented\n"
-			if !strings.HasSuffix(stderr, want) {
-				t.Errorf("stderr = %q, want it to end with %q", stderr, want)
-			}
-			if stdout != "" {
-				t.Errorf("stdout = %q, want nothing", stdout)
-			}
-		})
-	}
-}
-
 func TestUsageErrors(t *testing.T) {
 	tests := []struct {
 		name string
