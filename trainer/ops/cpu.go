@@ -124,7 +124,7 @@ func (c *CPU) Download(dst []float32, t Tensor) {
 func (c *CPU) Zero(t Tensor) {
 	a := c.args("Zero")
 	if d := a.need("t", t, -1); a.ok() {
-		clear(d)
+		parallelFor(len(d), elemWorkers(len(d), c.Workers), func(lo, hi int) { clear(d[lo:hi]) })
 	}
 }
 
@@ -237,7 +237,9 @@ func (c *CPU) ResidualForward(out, x, y Tensor) {
 	o := a.need("out", out, -1)
 	p, q := a.need("a", x, out.Len), a.need("b", y, out.Len)
 	if a.ok() {
-		residualForward(o, p, q)
+		parallelFor(len(o), elemWorkers(len(o), c.Workers), func(lo, hi int) {
+			residualForward(o[lo:hi], p[lo:hi], q[lo:hi])
+		})
 	}
 }
 
@@ -247,7 +249,9 @@ func (c *CPU) ResidualBackward(da, db, dout Tensor) {
 	dy := a.need("dout", dout, -1)
 	p, q := a.need("da", da, dout.Len), a.need("db", db, dout.Len)
 	if a.ok() {
-		residualBackward(p, q, dy)
+		parallelFor(len(dy), elemWorkers(len(dy), c.Workers), func(lo, hi int) {
+			residualBackward(p[lo:hi], q[lo:hi], dy[lo:hi])
+		})
 	}
 }
 
@@ -267,7 +271,9 @@ func (c *CPU) EmbeddingForward(out, table Tensor, ids []int32, N, C, V int) {
 	c.embeddingIDs(a, ids, N, V)
 	o, tb := a.need("out", out, N*C), a.need("table", table, V*C)
 	if a.ok() {
-		embeddingForward(o, tb, ids, C)
+		parallelFor(N, elemWorkers(N*C, c.Workers), func(lo, hi int) {
+			embeddingForward(o[lo*C:hi*C], tb, ids[lo:hi], C)
+		})
 	}
 }
 
@@ -277,7 +283,15 @@ func (c *CPU) EmbeddingBackward(dtable, dout Tensor, ids []int32, N, C, V int) {
 	c.embeddingIDs(a, ids, N, V)
 	dt, dy := a.need("dtable", dtable, V*C), a.need("dout", dout, N*C)
 	if a.ok() {
-		embeddingBackward(dt, dy, ids, C)
+		// split over columns: rows may repeat an id, columns never collide
+		parallelFor(C, elemWorkers(N*C, c.Workers), func(lo, hi int) {
+			for n, id := range ids {
+				row := dt[int(id)*C+lo : int(id)*C+hi]
+				for i, d := range dy[n*C+lo : n*C+hi] {
+					row[i] += d
+				}
+			}
+		})
 	}
 }
 

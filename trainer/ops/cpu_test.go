@@ -56,6 +56,37 @@ func TestCPUMatchesFloat64(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertClose(t, "attention", download(c, outA), wantA, 1e-4, seed)
+
+	// attention backward (GEMMs per head, float32 softmax), both masks, and
+	// sizes past the micro-kernel's 6×16 tiles
+	for _, causal := range []bool{false, true} {
+		const B, T, AC, NH = 2, 23, 64, 2
+		qkv := randSlice(rng, B*T*3*AC)
+		dout := randSlice(rng, B*T*AC)
+		dq0 := randSlice(rng, B*T*3*AC)
+		att := make([]float64, B*NH*T*T)
+		attentionForward(make([]float64, B*T*AC), make([]float64, len(att)), att, qkv, B, T, AC, NH, causal, 1)
+		want := append([]float64(nil), dq0...)
+		attentionBackward(want, make([]float64, len(att)), make([]float64, len(att)), dout, qkv, att, B, T, AC, NH, causal, 1)
+		scratch := func() Tensor { return hostTensor(t, c, make([]float64, B*NH*T*T)) }
+		at, q, dq := scratch(), hostTensor(t, c, qkv), hostTensor(t, c, dq0)
+		c.AttentionForward(hostTensor(t, c, make([]float64, B*T*AC)), scratch(), at, q, B, T, AC, NH, causal)
+		c.AttentionBackward(dq, scratch(), scratch(), hostTensor(t, c, dout), q, at, B, T, AC, NH, causal)
+		if err := c.Err(); err != nil {
+			t.Fatal(err)
+		}
+		assertClose(t, "attention backward", download(c, dq), want, 1e-5, seed)
+	}
+
+	// embedding backward (split over columns) with repeated ids
+	const V, D = 5, 40
+	ids := []int32{1, 4, 1, 0, 1, 4}
+	dt0, dy := randSlice(rng, V*D), randSlice(rng, len(ids)*D)
+	wantE := append([]float64(nil), dt0...)
+	embeddingBackward(wantE, dy, ids, D)
+	dt := hostTensor(t, c, dt0)
+	c.EmbeddingBackward(dt, hostTensor(t, c, dy), ids, len(ids), D, V)
+	assertClose(t, "embedding backward", download(c, dt), wantE, 1e-6, seed)
 }
 
 func assertClose(t *testing.T, name string, got []float32, want []float64, tol float64, seed uint64) {

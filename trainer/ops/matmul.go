@@ -6,12 +6,14 @@ func matmulForward[T Float](out, inp, weight, bias []T, N, C, OC, workers int) {
 	if len(bias) == 0 {
 		return
 	}
-	for n := range N {
-		row := out[n*OC : (n+1)*OC]
-		for o := range row {
-			row[o] += bias[o]
+	parallelFor(N, elemWorkers(N*OC, workers), func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			row := out[n*OC : (n+1)*OC]
+			for o := range row {
+				row[o] += bias[o]
+			}
 		}
-	}
+	})
 }
 
 // matmulBackward adds dinp[N,C] += dout·weight, dweight[OC,C] += doutᵀ·inp
@@ -24,10 +26,13 @@ func matmulBackward[T Float](dinp, dweight, dbias, dout, inp, weight []T, N, C, 
 	if len(dbias) == 0 {
 		return
 	}
-	for n := range N {
-		row := dout[n*OC : (n+1)*OC]
-		for o, d := range row {
-			dbias[o] += d
+	// columns split over workers, each summing all rows of its columns
+	parallelFor(OC, elemWorkers(N*OC, workers), func(lo, hi int) {
+		db := dbias[lo:hi]
+		for n := range N {
+			for o, d := range dout[n*OC+lo : n*OC+hi] {
+				db[o] += d
+			}
 		}
-	}
+	})
 }

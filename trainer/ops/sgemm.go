@@ -55,11 +55,15 @@ func gemm[T Float](transA, transB bool, M, N, K int, a []T, lda int, b []T, ldb 
 	g := &gemmTask[T]{transA: transA, transB: transB, M: M, N: N, K: K, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
 	kcMax := min(gemmKC, K)
 	ncMax := roundUp(min(gemmNC, N), gemmNR)
-	g.packB = make([]T, kcMax*ncMax)
+	pb := getPack[T]()
+	defer putPack(pb)
+	g.packB = (*pb)[:kcMax*ncMax]
 	mcMax := roundUp(min(gemmMC, M), gemmMR)
 	packA := make([][]T, workers)
 	for w := range packA {
-		packA[w] = make([]T, mcMax*kcMax)
+		p := getPack[T]()
+		defer putPack(p)
+		packA[w] = (*p)[:mcMax*kcMax]
 	}
 	blocksM := (M + gemmMC - 1) / gemmMC
 	for jc := 0; jc < N; jc += gemmNC {
@@ -96,6 +100,31 @@ func gemm[T Float](transA, transB bool, M, N, K int, a []T, lda int, b []T, ldb 
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
+// gemmPackLen is the size of a pack buffer: enough for a packed B block
+// (kc×nc) and a packed A block (mc×kc).
+const gemmPackLen = gemmKC * max(gemmNC, gemmMC)
+
+// packPools recycle gemm's pack buffers (float32, float64), so that the
+// many small GEMMs of attention allocate nothing.
+var packPools [2]sync.Pool
+
+func packPool[T Float]() *sync.Pool {
+	if _, ok := any(T(0)).(float64); ok {
+		return &packPools[1]
+	}
+	return &packPools[0]
+}
+
+func getPack[T Float]() *[]T {
+	if p, ok := packPool[T]().Get().(*[]T); ok {
+		return p
+	}
+	s := make([]T, gemmPackLen)
+	return &s
+}
+
+func putPack[T Float](p *[]T) { packPool[T]().Put(p) }
+
 type gemmTask[T Float] struct {
 	transA, transB bool
 	M, N, K        int
@@ -105,18 +134,29 @@ type gemmTask[T Float] struct {
 }
 
 // block computes C[ic:ic+mb, jc+16·p0 : jc+16·p1] (+)= its A block times
-// the packed B panels p0..p1 of the current kc slice.
+// the packed B panels p0..p1 of the current kc slice. Full 6×16 tiles of a
+// float32 C go straight through the assembly micro-kernel, which adds into
+// or overwrites C itself; edge tiles (and float64) go through acc.
 func (g *gemmTask[T]) block(packA []T, ic, pc, jc, kb, nb, p0, p1 int, add bool) {
 	mb := min(gemmMC, g.M-ic)
 	g.packA(packA, ic, pc, mb, kb)
+	c32, direct := any(g.c).([]float32)
+	direct = direct && useAsmKernel
 	var acc [gemmMR * gemmNR]T
 	for p := p0; p < p1; p++ {
 		jr := p * gemmNR
 		bp := g.packB[jr*kb : (jr+gemmNR)*kb]
 		cols := min(gemmNR, nb-jr)
 		for ir := 0; ir < mb; ir += gemmMR {
-			microKernel(kb, packA[ir*kb:(ir+gemmMR)*kb], bp, &acc)
+			ap := packA[ir*kb : (ir+gemmMR)*kb]
 			rows := min(gemmMR, mb-ir)
+			if direct && rows == gemmMR && cols == gemmNR {
+				off := (ic+ir)*g.ldc + jc + jr
+				_ = c32[off+(gemmMR-1)*g.ldc+gemmNR-1] // the kernel's last write
+				asmKernel(kb, &any(ap).([]float32)[0], &any(bp).([]float32)[0], &c32[off], g.ldc, add)
+				continue
+			}
+			microKernel(kb, ap, bp, &acc)
 			for r := range rows {
 				row := g.c[(ic+ir+r)*g.ldc+jc+jr:]
 				row = row[:cols]
@@ -144,9 +184,30 @@ func (g *gemmTask[T]) packA(dst []T, i0, p0, mb, kb int) {
 			clear(panel)
 		}
 		if g.transA { // A is [K,M]: row k holds op(A)[:,k]
+			if rows == gemmMR { // fixed-size moves: no memmove call per k
+				for k := range kb {
+					d, src := (*[gemmMR]T)(panel[k*gemmMR:]), (*[gemmMR]T)(g.a[(p0+k)*g.lda+i0+ir:])
+					d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+				}
+				continue
+			}
 			for k := range kb {
 				src := g.a[(p0+k)*g.lda+i0+ir:][:rows]
 				copy(panel[k*gemmMR:][:rows], src)
+			}
+			continue
+		}
+		if rows == gemmMR { // six rows at once: contiguous writes
+			i := (i0 + ir) * g.lda
+			s0 := g.a[i+p0 : i+p0+kb]
+			s1 := g.a[i+g.lda+p0 : i+g.lda+p0+kb]
+			s2 := g.a[i+2*g.lda+p0 : i+2*g.lda+p0+kb]
+			s3 := g.a[i+3*g.lda+p0 : i+3*g.lda+p0+kb]
+			s4 := g.a[i+4*g.lda+p0 : i+4*g.lda+p0+kb]
+			s5 := g.a[i+5*g.lda+p0 : i+5*g.lda+p0+kb]
+			for k := range kb {
+				d := (*[gemmMR]T)(panel[k*gemmMR:])
+				d[0], d[1], d[2], d[3], d[4], d[5] = s0[k], s1[k], s2[k], s3[k], s4[k], s5[k]
 			}
 			continue
 		}
@@ -179,22 +240,27 @@ func (g *gemmTask[T]) packBPanel(p, p0, j0, kb, nb int) {
 		}
 		return
 	}
+	if cols == gemmNR { // fixed-size moves: no memmove call per k
+		for k := range kb {
+			d, src := (*[gemmNR]T)(panel[k*gemmNR:]), (*[gemmNR]T)(g.b[(p0+k)*g.ldb+j0+jr:])
+			for c := range gemmNR {
+				d[c] = src[c]
+			}
+		}
+		return
+	}
 	for k := range kb {
 		copy(panel[k*gemmNR:][:cols], g.b[(p0+k)*g.ldb+j0+jr:][:cols])
 	}
 }
 
 // microKernel sets acc to the 6×16 product of a packed A panel ([k][6])
-// and a packed B panel ([k][16]), k = kb.
+// and a packed B panel ([k][16]), k = kb ≥ 1.
 func microKernel[T Float](kb int, ap, bp []T, acc *[gemmMR * gemmNR]T) {
 	if a32, ok := any(ap).([]float32); ok && useAsmKernel {
 		b32 := any(bp).([]float32)
 		c32 := any(acc).(*[gemmMR * gemmNR]float32)
-		if kb > 0 {
-			kernel6x16(kb, &a32[0], &b32[0], c32)
-		} else {
-			clear(c32[:])
-		}
+		asmKernel(kb, &a32[0], &b32[0], &c32[0], gemmNR, false)
 		return
 	}
 	kernelGo(kb, ap, bp, acc)
@@ -241,3 +307,16 @@ func parallelFor(n, workers int, fn func(lo, hi int)) {
 }
 
 func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// elemSerial is the number of elements under which an elementwise op runs
+// on one goroutine: starting workers costs more than it saves.
+const elemSerial = 1 << 14
+
+// elemWorkers returns workers, or 1 for an elementwise op over fewer than
+// elemSerial elements.
+func elemWorkers(n, workers int) int {
+	if n < elemSerial {
+		return 1
+	}
+	return workers
+}

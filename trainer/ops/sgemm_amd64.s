@@ -2,14 +2,18 @@
 
 #include "textflag.h"
 
-// func kernel6x16(k int, a, b *float32, c *[96]float32)
-// Y0..Y11 hold the 6×16 block (row r in Y(2r), Y(2r+1)); Y12, Y13 the B
-// row; Y14 the broadcast A value.
-TEXT ·kernel6x16(SB), NOSPLIT, $0-32
+// func kernel6x16(k int, a, b, c *float32, ldc int, add bool)
+// C[r][0:16] (+)= Σₖ a[k·6+r]·b[k·16+j] for the 6 rows r of C at c, ldc
+// floats apart; k ≥ 1. Y0..Y11 hold the 6×16 block (row r in Y(2r),
+// Y(2r+1)); Y12, Y13 the B row; Y14 the broadcast A value.
+TEXT ·kernel6x16(SB), NOSPLIT, $0-41
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVBQZX add+40(FP), R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -49,19 +53,206 @@ loop:
 	DECQ CX
 	JNZ loop
 
-	VMOVUPS Y0, 0(DX)
+	TESTQ R9, R9
+	JZ   st0
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+st0:
+	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
-	VMOVUPS Y2, 64(DX)
-	VMOVUPS Y3, 96(DX)
-	VMOVUPS Y4, 128(DX)
-	VMOVUPS Y5, 160(DX)
-	VMOVUPS Y6, 192(DX)
-	VMOVUPS Y7, 224(DX)
-	VMOVUPS Y8, 256(DX)
-	VMOVUPS Y9, 288(DX)
-	VMOVUPS Y10, 320(DX)
-	VMOVUPS Y11, 352(DX)
+	ADDQ R8, DX
+	TESTQ R9, R9
+	JZ   st1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+st1:
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	TESTQ R9, R9
+	JZ   st2
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+st2:
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	TESTQ R9, R9
+	JZ   st3
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+st3:
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	TESTQ R9, R9
+	JZ   st4
+	VADDPS (DX), Y8, Y8
+	VADDPS 32(DX), Y9, Y9
+st4:
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	TESTQ R9, R9
+	JZ   st5
+	VADDPS (DX), Y10, Y10
+	VADDPS 32(DX), Y11, Y11
+st5:
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	ADDQ R8, DX
 	VZEROUPPER
+	RET
+
+// func kernel6x16AVX512(k int, a, b, c *float32, ldc int, add bool)
+// The same as kernel6x16 with one ZMM register per row: two sets of six
+// accumulators (Z0..Z5 for even k, Z6..Z11 for odd k) keep twelve FMAs in
+// flight, summed at the end.
+TEXT ·kernel6x16AVX512(SB), NOSPLIT, $0-41
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVBQZX add+40(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	SUBQ $2, CX
+	JLT  zodd
+
+zloop:
+	VMOVUPS (DI), Z12
+	VMOVUPS 64(DI), Z13
+	VBROADCASTSS 0(SI), Z16
+	VFMADD231PS Z12, Z16, Z0
+	VBROADCASTSS 4(SI), Z17
+	VFMADD231PS Z12, Z17, Z1
+	VBROADCASTSS 8(SI), Z18
+	VFMADD231PS Z12, Z18, Z2
+	VBROADCASTSS 12(SI), Z19
+	VFMADD231PS Z12, Z19, Z3
+	VBROADCASTSS 16(SI), Z20
+	VFMADD231PS Z12, Z20, Z4
+	VBROADCASTSS 20(SI), Z21
+	VFMADD231PS Z12, Z21, Z5
+	VBROADCASTSS 24(SI), Z22
+	VFMADD231PS Z13, Z22, Z6
+	VBROADCASTSS 28(SI), Z23
+	VFMADD231PS Z13, Z23, Z7
+	VBROADCASTSS 32(SI), Z24
+	VFMADD231PS Z13, Z24, Z8
+	VBROADCASTSS 36(SI), Z25
+	VFMADD231PS Z13, Z25, Z9
+	VBROADCASTSS 40(SI), Z26
+	VFMADD231PS Z13, Z26, Z10
+	VBROADCASTSS 44(SI), Z27
+	VFMADD231PS Z13, Z27, Z11
+	ADDQ $48, SI
+	ADDQ $128, DI
+	SUBQ $2, CX
+	JGE  zloop
+
+zodd:
+	// CX is −2 (k even) or −1 (one k left)
+	CMPQ CX, $-1
+	JNE  zstore
+	VMOVUPS (DI), Z12
+	VBROADCASTSS 0(SI), Z16
+	VFMADD231PS Z12, Z16, Z0
+	VBROADCASTSS 4(SI), Z17
+	VFMADD231PS Z12, Z17, Z1
+	VBROADCASTSS 8(SI), Z18
+	VFMADD231PS Z12, Z18, Z2
+	VBROADCASTSS 12(SI), Z19
+	VFMADD231PS Z12, Z19, Z3
+	VBROADCASTSS 16(SI), Z20
+	VFMADD231PS Z12, Z20, Z4
+	VBROADCASTSS 20(SI), Z21
+	VFMADD231PS Z12, Z21, Z5
+
+zstore:
+	VADDPS Z6, Z0, Z0
+	TESTQ R9, R9
+	JZ   zst0
+	VADDPS (DX), Z0, Z0
+zst0:
+	VMOVUPS Z0, (DX)
+	ADDQ R8, DX
+	VADDPS Z7, Z1, Z1
+	TESTQ R9, R9
+	JZ   zst1
+	VADDPS (DX), Z1, Z1
+zst1:
+	VMOVUPS Z1, (DX)
+	ADDQ R8, DX
+	VADDPS Z8, Z2, Z2
+	TESTQ R9, R9
+	JZ   zst2
+	VADDPS (DX), Z2, Z2
+zst2:
+	VMOVUPS Z2, (DX)
+	ADDQ R8, DX
+	VADDPS Z9, Z3, Z3
+	TESTQ R9, R9
+	JZ   zst3
+	VADDPS (DX), Z3, Z3
+zst3:
+	VMOVUPS Z3, (DX)
+	ADDQ R8, DX
+	VADDPS Z10, Z4, Z4
+	TESTQ R9, R9
+	JZ   zst4
+	VADDPS (DX), Z4, Z4
+zst4:
+	VMOVUPS Z4, (DX)
+	ADDQ R8, DX
+	VADDPS Z11, Z5, Z5
+	TESTQ R9, R9
+	JZ   zst5
+	VADDPS (DX), Z5, Z5
+zst5:
+	VMOVUPS Z5, (DX)
+	ADDQ R8, DX
+	VZEROUPPER
+	RET
+
+// func hasAVX512() bool
+// CPUID AVX512F with opmask and ZMM state enabled by the OS (XCR0 bits 5–7).
+TEXT ·hasAVX512(SB), NOSPLIT, $0-1
+	MOVB $0, ret+0(FP)
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	CMPL AX, $7
+	JLT  zno
+	MOVL $1, AX
+	XORL CX, CX
+	CPUID
+	BTL  $27, CX // OSXSAVE
+	JCC  zno
+	XORL CX, CX
+	XGETBV
+	ANDL $0xE6, AX
+	CMPL AX, $0xE6
+	JNE  zno
+	MOVL $7, AX
+	XORL CX, CX
+	CPUID
+	BTL  $16, BX // AVX512F
+	JCC  zno
+	MOVB $1, ret+0(FP)
+zno:
 	RET
 
 // func hasAVX2FMA() bool

@@ -121,8 +121,12 @@ func BenchmarkSgemm(b *testing.B) {
 // TestGemmFloat32 checks the float32 path (the AVX2 micro-kernel where the
 // CPU has it) against the float64 triple loop.
 func TestGemmFloat32(t *testing.T) {
-	t.Logf("assembly micro-kernel: %v", useAsmKernel)
-	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {97, 257, 300}, {130, 33, 513}, {5, 600, 2}, {200, 300, 260}}
+	t.Logf("assembly micro-kernel: %v (AVX-512: %v)", useAsmKernel, useAVX512)
+	checkGemmFloat32(t)
+}
+
+func checkGemmFloat32(t *testing.T) {
+	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {6, 16, 2}, {12, 32, 3}, {7, 17, 3}, {97, 257, 300}, {130, 33, 513}, {5, 600, 2}, {200, 300, 260}}
 	for _, s := range sizes {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			for _, acc := range []bool{false, true} {
