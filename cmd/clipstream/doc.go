@@ -10,15 +10,15 @@
 //
 // Verbs (run 'clipstream <verb> --help' for each one's flags and an example):
 //
-//	crawl          find image/alt-text pairs, fetch them politely, write shards (not yet implemented)
+//	crawl          find image/alt-text pairs, fetch them politely, dedup them, write shards
 //	shards ls      list committed shards
 //	shards verify  re-read every committed shard and check it against its sidecar
 //	shards gc      remove orphan shard data objects
 //	shards stats   print dataset totals, rebuild dataset.json and sizes.json
 //	shards cat     print the captions and metadata of one shard
 //	dedup stats    counts per kind and size on disk of a crawl's dedup index
-//	train          train CLIP on shards streamed from storage (not yet implemented)
-//	eval           zero-shot and retrieval evaluation of a checkpoint (not yet implemented)
+//	train          train CLIP on shards streamed from storage, checkpointing to storage
+//	eval           zero-shot and retrieval evaluation of a checkpoint
 //	demo           run what exists of the pipeline; today it exercises object storage only
 //	version        print the version, VCS revision, Go version and platform
 //

@@ -66,9 +66,10 @@ shards to object storage (a local directory or any S3-compatible store), streams
 shards into CLIP training on CPU or CUDA, and resumes training from checkpoints kept in
 the same store.
 
-What works so far: storage (file:// and s3://), the shard tools ('clipstream shards'),
-and 'clipstream demo', which exercises storage. crawl, train and eval describe what
-they will do in their --help and exit with code 3 when run.
+What works so far: storage (file:// and s3://), crawling ('clipstream crawl'), the
+shard tools ('clipstream shards'), training on the CPU with checkpoints in the store
+('clipstream train'), evaluation ('clipstream eval') and 'clipstream demo', which
+exercises storage.
 
 Results go to stdout; logs go to stderr (see --log-level and --log-format).
 Credentials for s3:// come only from the environment (AWS_ACCESS_KEY_ID,
