@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/draw"
 	_ "image/gif" // decoders for the evaluation images
 	_ "image/jpeg"
 	_ "image/png"
@@ -46,6 +47,16 @@ func (b *Blocklist) Match(h PHash) (bool, int) {
 	return best <= b.radius, best
 }
 
+// onWhite composites img over white, as the crawl does before it stores
+// and hashes an image, so that transparent pixels hash alike.
+func onWhite(img image.Image) image.Image {
+	b := img.Bounds()
+	out := image.NewRGBA(b)
+	draw.Draw(out, b, image.White, image.Point{}, draw.Src)
+	draw.Draw(out, b, img, b.Min, draw.Over)
+	return out
+}
+
 // maxEvalImageBytes bounds one evaluation image file.
 const maxEvalImageBytes = 64 << 20
 
@@ -83,7 +94,7 @@ func BlocklistFromFiles(paths []string, radius int) (*Blocklist, int, error) {
 		if err != nil {
 			return nil, skipped, fmt.Errorf("evaluation image %s: %w", p, err)
 		}
-		h, err := ComputePHash(img)
+		h, err := ComputePHash(onWhite(img))
 		if err != nil {
 			return nil, skipped, fmt.Errorf("evaluation image %s: %w", p, err)
 		}

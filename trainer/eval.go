@@ -25,8 +25,9 @@ type EvalConfig struct {
 	Data  []string
 	Store storage.Options
 	// LabelField is the metadata (KEY.json) field holding a sample's class
-	// for zero-shot classification (default "category"). Samples without
-	// it take part in retrieval only.
+	// for zero-shot classification (default "category"), at the top level
+	// or under "extra" (where the crawl keeps a URL list's extra columns).
+	// Samples without it take part in retrieval only.
 	LabelField string
 	// Templates are the zero-shot prompts, "{}" standing for the label
 	// (default DefaultTemplates). A class's text embedding is the
@@ -181,6 +182,12 @@ func readLabels(ctx context.Context, url string, opts storage.Options, field str
 			if json.Unmarshal(rec.Members["json"], &meta) == nil {
 				if s, ok := meta[field].(string); ok && s != "" {
 					out[rec.Key] = s
+				} else if extra, ok := meta["extra"].(map[string]any); ok {
+					// A crawled sample keeps a URL list's extra columns
+					// under "extra".
+					if s, ok := extra[field].(string); ok && s != "" {
+						out[rec.Key] = s
+					}
 				}
 			}
 			return nil
