@@ -101,6 +101,9 @@ func runDemo(ctx context.Context, opts demoOptions, stdout io.Writer, log *slog.
 		return usageErrorf("--steps and --batch must be at least 2")
 	}
 	out := strings.TrimSuffix(opts.Out, "/")
+	if scheme, _, ok := strings.Cut(out, "://"); ok && scheme != "file" && scheme != "s3" {
+		return usageErrorf("--out %q: want a directory, file:///dir or s3://bucket/prefix", opts.Out)
+	}
 	local := !strings.Contains(out, "://") || strings.HasPrefix(out, "file://")
 	localDir := strings.TrimPrefix(out, "file://")
 	if !local {
