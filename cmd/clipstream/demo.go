@@ -102,7 +102,7 @@ func runDemo(ctx context.Context, opts demoOptions, stdout io.Writer, log *slog.
 	}
 	out := strings.TrimSuffix(opts.Out, "/")
 	if scheme, _, ok := strings.Cut(out, "://"); ok && scheme != "file" && scheme != "s3" {
-		return usageErrorf("--out %q: want a directory, file:///dir or s3://bucket/prefix", opts.Out)
+		return usageErrorf("--out: %q: want a directory, file:///dir or s3://bucket/prefix", opts.Out)
 	}
 	local := !strings.Contains(out, "://") || strings.HasPrefix(out, "file://")
 	localDir := strings.TrimPrefix(out, "file://")
