@@ -80,18 +80,36 @@
 //
 // # Decode and transform
 //
-// Workers goroutines decode JPEG and PNG (image/jpeg, image/png) after
-// checking the header's pixel count against MaxPixels with
-// image.DecodeConfig. Training applies open_clip's RandomResizedCrop
+// Workers goroutines decode images. Baseline JPEGs, nearly all crawled
+// images, go through internal/fastjpeg, which checks the frame header's
+// pixel count against MaxPixels before allocating and decodes into the
+// JPEG's own planes (Y, and Cb and Cr at their subsampling) in buffers the
+// worker reuses; progressive and other JPEG variants, and PNG, go through
+// the image package (image/jpeg, image/png) after image.DecodeConfig
+// checks the pixel count. Training applies open_clip's RandomResizedCrop
 // (scale 0.9–1.0, ratio 3/4–4/3, torchvision's ten tries then a clamped
-// centre crop); Eval resizes the shorter side to ImageSize and centre-crops.
-// Resampling is bicubic as PIL does it (Keys cubic a = −0.5, kernel widened
-// by the downscale factor, i.e. antialiased); unlike PIL it keeps float
-// precision between the two passes instead of rounding to 8 bits, so values
-// can differ from PIL by about one grey level. Pixels are normalised with
-// CLIP's mean and std into one contiguous float32 NCHW buffer per batch;
-// captions are tokenised into int32 [batch, ContextLength]. Batch buffers
-// come from a pool of BatchPool per iterator and are reused after Release.
+// centre crop); Eval resizes the shorter side to ImageSize and
+// centre-crops.
+//
+// Resampling is bicubic as PIL does it (Keys cubic a = −0.5, kernel
+// widened by the downscale factor, i.e. antialiased), separable, with the
+// tap tables computed once per image for its crop. It runs on the decoded
+// planes: chroma is resampled from its subsampled grid (JFIF's centred
+// siting) straight to the output size, so the bicubic filter also does the
+// chroma upsampling (PIL decodes with libjpeg's triangular "fancy"
+// upsampling, then resizes), and the conversion to RGB, the clamping to
+// 0..255 and the normalisation happen once per output pixel, in one pass
+// per output row. Unlike PIL it keeps float precision between the passes
+// instead of rounding to 8 bits, so values can differ from PIL by about
+// one grey level. On amd64 with AVX2 and FMA the passes and the colour
+// conversion run as assembly kernels (resample_amd64.s; the purego build
+// tag turns them off); they agree with the portable Go within float32
+// rounding, so pixels can differ between the two in the last bits only.
+// Pixels are normalised with CLIP's mean and std into one contiguous
+// float32 NCHW buffer per batch, or with Config.Uint8 rounded into a
+// uint8 NCHW buffer, not normalised, for the GPU to normalise; captions
+// are tokenised into int32 [batch, ContextLength]. Batch buffers come
+// from a pool of BatchPool per iterator and are reused after Release.
 //
 // The crop of the sample at global index i is drawn from a generator
 // seeded by (seed, epoch, i): it does not depend on the world size, the

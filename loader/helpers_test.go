@@ -254,6 +254,7 @@ type got struct {
 	keys    []string
 	indices []int64
 	rows    []string // hash of each row's image
+	images  []float32
 	state   State
 }
 
@@ -290,7 +291,7 @@ func run(t testing.TB, l *Loader, st State, stop int) []got {
 			t.Fatal(err)
 		}
 		checkBatch(t, l, b)
-		g := got{hash: hashBatch(b), keys: slices.Clone(b.Keys), indices: slices.Clone(b.Indices), state: b.State}
+		g := got{hash: hashBatch(b), keys: slices.Clone(b.Keys), indices: slices.Clone(b.Indices), images: slices.Clone(b.Images), state: b.State}
 		img := len(b.Images) / max(b.N, 1)
 		for r := range b.N {
 			h := sha256.New()

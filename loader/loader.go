@@ -53,7 +53,12 @@ type Config struct {
 	ImageSize     int  // output side in pixels (default 224)
 	ContextLength int  // tokens per caption (default 77)
 	Eval          bool // resize + centre crop instead of RandomResizedCrop
-	Tokenizer     Tokenizer
+	// Uint8 delivers images as uint8 NCHW in Batch.ImagesU8: the cropped,
+	// resized pixels 0..255, not normalised (Batch.Images is nil). A
+	// quarter of the bytes of float32 to move to the GPU, which applies
+	// CLIPMean and CLIPStd there.
+	Uint8     bool
+	Tokenizer Tokenizer
 	// MaxPixels rejects images whose header claims more pixels, before
 	// decoding (default 1<<24, 4096×4096).
 	MaxPixels int
@@ -279,17 +284,19 @@ func (l *Loader) StepsPerEpoch(seed uint64, epoch int) (int64, error) {
 }
 
 // Batch is one rank's batch. Images is N×3×S×S float32 (NCHW, CLIP-
-// normalised) and Tokens N×ContextLength int32, both views of buffers the
-// loader reuses: call Release when done with them. Rows are in epoch order;
+// normalised; with Config.Uint8, ImagesU8 is N×3×S×S uint8 instead) and
+// Tokens N×ContextLength int32, all views of buffers the loader reuses:
+// call Release when done with them. Rows are in epoch order;
 // a skipped sample leaves no row, so N may be below the batch size (and is
 // 0 for a rank with nothing left in the last step of an epoch under
 // TailShort).
 type Batch struct {
-	Images  []float32
-	Tokens  []int32
-	N       int
-	Keys    []string // sample keys, per row
-	Indices []int64  // global index in the epoch order, per row
+	Images   []float32
+	ImagesU8 []uint8
+	Tokens   []int32
+	N        int
+	Keys     []string // sample keys, per row
+	Indices  []int64  // global index in the epoch order, per row
 	// Step numbers the batches of one Iter from 0 (the same on every
 	// rank of a run that started together).
 	Step int64
@@ -297,13 +304,14 @@ type Batch struct {
 	// After an epoch's last batch it is the next epoch at position 0.
 	State State
 
-	images  []float32 // whole buffer
-	tokens  []int32
-	ok      []bool
-	rows    int
-	pending atomic.Int64
-	done    chan struct{}
-	free    chan *Batch
+	images   []float32 // whole buffer (float32 output)
+	imagesU8 []uint8   // whole buffer (uint8 output)
+	tokens   []int32
+	ok       []bool
+	rows     int
+	pending  atomic.Int64
+	done     chan struct{}
+	free     chan *Batch
 }
 
 // Release hands the buffers back for reuse. The batch must not be used
@@ -329,14 +337,22 @@ func (b *Batch) compact(img, ctxLen int) {
 			continue
 		}
 		if n != r {
-			copy(b.images[n*img:(n+1)*img], b.images[r*img:(r+1)*img])
+			if b.imagesU8 != nil {
+				copy(b.imagesU8[n*img:(n+1)*img], b.imagesU8[r*img:(r+1)*img])
+			} else {
+				copy(b.images[n*img:(n+1)*img], b.images[r*img:(r+1)*img])
+			}
 			copy(b.tokens[n*ctxLen:(n+1)*ctxLen], b.tokens[r*ctxLen:(r+1)*ctxLen])
 			b.Keys[n], b.Indices[n] = b.Keys[r], b.Indices[r]
 		}
 		n++
 	}
 	b.N = n
-	b.Images = b.images[:n*img]
+	if b.imagesU8 != nil {
+		b.ImagesU8 = b.imagesU8[:n*img]
+	} else {
+		b.Images = b.images[:n*img]
+	}
 	b.Tokens = b.tokens[:n*ctxLen]
 	b.Keys = b.Keys[:n]
 	b.Indices = b.Indices[:n]
@@ -392,12 +408,16 @@ func (l *Loader) Iter(ctx context.Context, st State) (*Iter, error) {
 	img := 3 * cfg.ImageSize * cfg.ImageSize
 	for range cfg.BatchPool {
 		b := &Batch{
-			images:  make([]float32, cfg.BatchSize*img),
 			tokens:  make([]int32, cfg.BatchSize*cfg.ContextLength),
 			ok:      make([]bool, cfg.BatchSize),
 			Keys:    make([]string, cfg.BatchSize),
 			Indices: make([]int64, cfg.BatchSize),
 			free:    free,
+		}
+		if cfg.Uint8 {
+			b.imagesU8 = make([]uint8, cfg.BatchSize*img)
+		} else {
+			b.images = make([]float32, cfg.BatchSize*img)
 		}
 		free <- b
 	}
@@ -520,8 +540,14 @@ func (it *Iter) produce(free chan *Batch, blocks <-chan *block, tasks chan<- tas
 				}
 				select {
 				case <-cur.ready:
-				case <-ctx.Done():
-					return ctx.Err()
+				default:
+					t0 := time.Now()
+					select {
+					case <-cur.ready:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+					l.met.fetchWait.Add(int64(time.Since(t0)))
 				}
 			}
 			slot, sample := cur.at(i)
@@ -574,7 +600,13 @@ func (it *Iter) work(tasks <-chan task) error {
 		if it.ctx.Err() == nil {
 			b := t.b
 			r.s = seedOf(domAug, it.st.Seed, uint64(it.st.Epoch), uint64(t.index))
-			err := it.sample(tr, &r, b.images[t.row*img:(t.row+1)*img], b.tokens[t.row*cfg.ContextLength:(t.row+1)*cfg.ContextLength], t.rec)
+			var dst imageDst
+			if b.imagesU8 != nil {
+				dst.u8 = b.imagesU8[t.row*img : (t.row+1)*img]
+			} else {
+				dst.f32 = b.images[t.row*img : (t.row+1)*img]
+			}
+			err := it.sample(tr, &r, dst, b.tokens[t.row*cfg.ContextLength:(t.row+1)*cfg.ContextLength], t.rec)
 			if err != nil {
 				b.ok[t.row] = false
 				l.log.Debug("loader: skipping sample", "key", t.rec.Key, "index", t.index, "err", err)
@@ -596,7 +628,7 @@ var imageExts = [...]string{"jpg", "jpeg", "png"}
 
 // sample transforms one record; the decision to skip it depends on its
 // bytes only, so a replay skips the same samples.
-func (it *Iter) sample(tr *transformer, r *rng, imgDst []float32, tokDst []int32, rec *shardwriter.Record) error {
+func (it *Iter) sample(tr *transformer, r *rng, imgDst imageDst, tokDst []int32, rec *shardwriter.Record) error {
 	m := &it.l.met
 	var data []byte
 	for _, ext := range imageExts {
@@ -620,7 +652,7 @@ func (it *Iter) sample(tr *transformer, r *rng, imgDst []float32, tokDst []int32
 			return fmt.Errorf("tokenize: %w", err)
 		}
 	}
-	if err := tr.apply(imgDst, data, r); err != nil {
+	if err := tr.applyTo(imgDst, data, r); err != nil {
 		if errors.Is(err, ErrImageTooLarge) {
 			m.skipTooLarge.Add(1)
 		} else {

@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -528,5 +529,51 @@ func TestConfigErrors(t *testing.T) {
 	defer l.Close()
 	if _, err := l.Iter(ctx, State{}); !errors.Is(err, ErrEmpty) {
 		t.Fatalf("empty dataset: %v", err)
+	}
+}
+
+// With Uint8, batches carry the same rows as float32 batches, as the
+// un-normalised pixels rounded to 8 bits.
+func TestUint8Output(t *testing.T) {
+	d := writeDataset(t, fileURL(t.TempDir()), "w0", "s", []int{6, 5, 7}, 0, 0, func(i int) []byte { return photoJPEG(t, i, 48) })
+	st := State{Seed: 4, Epoch: 1}
+	for _, eval := range []bool{false, true} {
+		cfg := testConfig(t, 4, d.url)
+		cfg.Eval = eval
+		floats := run(t, newLoader(t, cfg), st, -1)
+		cfg.Uint8 = true
+		l := newLoader(t, cfg)
+		it, err := l.Iter(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := cfg.ImageSize
+		img := 3 * s * s
+		for k := 0; ; k++ {
+			b, err := it.Next()
+			if errors.Is(err, io.EOF) {
+				if k != len(floats) {
+					t.Fatalf("%d uint8 batches, %d float32", k, len(floats))
+				}
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Images != nil || len(b.ImagesU8) != b.N*img || !slices.Equal(b.Keys, floats[k].keys) {
+				t.Fatalf("batch %d: %d float32 values, %d uint8, keys %v (float32 batch: %v)", k, len(b.Images), len(b.ImagesU8), b.Keys, floats[k].keys)
+			}
+			for r := range b.N {
+				for i, u := range b.ImagesU8[r*img : (r+1)*img] {
+					c := i / (s * s)
+					v := (floats[k].images[r*img+i]*CLIPStd[c] + CLIPMean[c]) * 255
+					if math.Abs(float64(v)-float64(u)) > 0.51 {
+						t.Fatalf("eval %v batch %d row %d value %d: uint8 %d, float32 %v", eval, k, r, i, u, v)
+					}
+				}
+			}
+			b.Release()
+		}
+		it.Close()
 	}
 }

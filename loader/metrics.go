@@ -17,6 +17,10 @@ type Metrics struct {
 	// Stall is the time callers spent inside Next waiting for a batch:
 	// near zero when the loader keeps ahead of the consumer.
 	Stall time.Duration
+	// FetchWait is the time the pipeline waited for a block's shards to
+	// arrive from storage: the latency prefetch did not hide (at least the
+	// first block's fetch, at the start of every Iter).
+	FetchWait time.Duration
 
 	// Prefetch depth, now: blocks fetched (or being fetched) ahead of the
 	// one being consumed, shard fetches in flight, bytes charged against
@@ -49,6 +53,7 @@ type metrics struct {
 	samples         atomic.Int64
 	bytes           atomic.Int64
 	stall           atomic.Int64
+	fetchWait       atomic.Int64
 	prefetchBlocks  atomic.Int64
 	fetchesInFlight atomic.Int64
 	residentBytes   atomic.Int64
@@ -72,6 +77,7 @@ func (l *Loader) Metrics() Metrics {
 		Samples:         m.samples.Load(),
 		Bytes:           m.bytes.Load(),
 		Stall:           time.Duration(m.stall.Load()),
+		FetchWait:       time.Duration(m.fetchWait.Load()),
 		PrefetchBlocks:  m.prefetchBlocks.Load(),
 		FetchesInFlight: m.fetchesInFlight.Load(),
 		ResidentBytes:   m.residentBytes.Load(),

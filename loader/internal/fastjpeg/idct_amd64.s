@@ -1,0 +1,385 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Generated with the idct of idct.go as the model; see idctAVX2 in
+// idct_amd64.go. Constants: the multipliers of idct.go, 8 lanes each, the
+// rounding biases, and the dword order that VPACKUSWB's lanes need.
+DATA idctK<>+0(SB)/4, $2217
+DATA idctK<>+4(SB)/4, $2217
+DATA idctK<>+8(SB)/4, $2217
+DATA idctK<>+12(SB)/4, $2217
+DATA idctK<>+16(SB)/4, $2217
+DATA idctK<>+20(SB)/4, $2217
+DATA idctK<>+24(SB)/4, $2217
+DATA idctK<>+28(SB)/4, $2217
+DATA idctK<>+32(SB)/4, $-7567
+DATA idctK<>+36(SB)/4, $-7567
+DATA idctK<>+40(SB)/4, $-7567
+DATA idctK<>+44(SB)/4, $-7567
+DATA idctK<>+48(SB)/4, $-7567
+DATA idctK<>+52(SB)/4, $-7567
+DATA idctK<>+56(SB)/4, $-7567
+DATA idctK<>+60(SB)/4, $-7567
+DATA idctK<>+64(SB)/4, $3135
+DATA idctK<>+68(SB)/4, $3135
+DATA idctK<>+72(SB)/4, $3135
+DATA idctK<>+76(SB)/4, $3135
+DATA idctK<>+80(SB)/4, $3135
+DATA idctK<>+84(SB)/4, $3135
+DATA idctK<>+88(SB)/4, $3135
+DATA idctK<>+92(SB)/4, $3135
+DATA idctK<>+96(SB)/4, $4816
+DATA idctK<>+100(SB)/4, $4816
+DATA idctK<>+104(SB)/4, $4816
+DATA idctK<>+108(SB)/4, $4816
+DATA idctK<>+112(SB)/4, $4816
+DATA idctK<>+116(SB)/4, $4816
+DATA idctK<>+120(SB)/4, $4816
+DATA idctK<>+124(SB)/4, $4816
+DATA idctK<>+128(SB)/4, $1223
+DATA idctK<>+132(SB)/4, $1223
+DATA idctK<>+136(SB)/4, $1223
+DATA idctK<>+140(SB)/4, $1223
+DATA idctK<>+144(SB)/4, $1223
+DATA idctK<>+148(SB)/4, $1223
+DATA idctK<>+152(SB)/4, $1223
+DATA idctK<>+156(SB)/4, $1223
+DATA idctK<>+160(SB)/4, $8410
+DATA idctK<>+164(SB)/4, $8410
+DATA idctK<>+168(SB)/4, $8410
+DATA idctK<>+172(SB)/4, $8410
+DATA idctK<>+176(SB)/4, $8410
+DATA idctK<>+180(SB)/4, $8410
+DATA idctK<>+184(SB)/4, $8410
+DATA idctK<>+188(SB)/4, $8410
+DATA idctK<>+192(SB)/4, $12586
+DATA idctK<>+196(SB)/4, $12586
+DATA idctK<>+200(SB)/4, $12586
+DATA idctK<>+204(SB)/4, $12586
+DATA idctK<>+208(SB)/4, $12586
+DATA idctK<>+212(SB)/4, $12586
+DATA idctK<>+216(SB)/4, $12586
+DATA idctK<>+220(SB)/4, $12586
+DATA idctK<>+224(SB)/4, $6149
+DATA idctK<>+228(SB)/4, $6149
+DATA idctK<>+232(SB)/4, $6149
+DATA idctK<>+236(SB)/4, $6149
+DATA idctK<>+240(SB)/4, $6149
+DATA idctK<>+244(SB)/4, $6149
+DATA idctK<>+248(SB)/4, $6149
+DATA idctK<>+252(SB)/4, $6149
+DATA idctK<>+256(SB)/4, $-3685
+DATA idctK<>+260(SB)/4, $-3685
+DATA idctK<>+264(SB)/4, $-3685
+DATA idctK<>+268(SB)/4, $-3685
+DATA idctK<>+272(SB)/4, $-3685
+DATA idctK<>+276(SB)/4, $-3685
+DATA idctK<>+280(SB)/4, $-3685
+DATA idctK<>+284(SB)/4, $-3685
+DATA idctK<>+288(SB)/4, $-10497
+DATA idctK<>+292(SB)/4, $-10497
+DATA idctK<>+296(SB)/4, $-10497
+DATA idctK<>+300(SB)/4, $-10497
+DATA idctK<>+304(SB)/4, $-10497
+DATA idctK<>+308(SB)/4, $-10497
+DATA idctK<>+312(SB)/4, $-10497
+DATA idctK<>+316(SB)/4, $-10497
+DATA idctK<>+320(SB)/4, $-8034
+DATA idctK<>+324(SB)/4, $-8034
+DATA idctK<>+328(SB)/4, $-8034
+DATA idctK<>+332(SB)/4, $-8034
+DATA idctK<>+336(SB)/4, $-8034
+DATA idctK<>+340(SB)/4, $-8034
+DATA idctK<>+344(SB)/4, $-8034
+DATA idctK<>+348(SB)/4, $-8034
+DATA idctK<>+352(SB)/4, $-1597
+DATA idctK<>+356(SB)/4, $-1597
+DATA idctK<>+360(SB)/4, $-1597
+DATA idctK<>+364(SB)/4, $-1597
+DATA idctK<>+368(SB)/4, $-1597
+DATA idctK<>+372(SB)/4, $-1597
+DATA idctK<>+376(SB)/4, $-1597
+DATA idctK<>+380(SB)/4, $-1597
+DATA idctK<>+384(SB)/4, $512
+DATA idctK<>+388(SB)/4, $512
+DATA idctK<>+392(SB)/4, $512
+DATA idctK<>+396(SB)/4, $512
+DATA idctK<>+400(SB)/4, $512
+DATA idctK<>+404(SB)/4, $512
+DATA idctK<>+408(SB)/4, $512
+DATA idctK<>+412(SB)/4, $512
+DATA idctK<>+416(SB)/4, $16842752
+DATA idctK<>+420(SB)/4, $16842752
+DATA idctK<>+424(SB)/4, $16842752
+DATA idctK<>+428(SB)/4, $16842752
+DATA idctK<>+432(SB)/4, $16842752
+DATA idctK<>+436(SB)/4, $16842752
+DATA idctK<>+440(SB)/4, $16842752
+DATA idctK<>+444(SB)/4, $16842752
+DATA idctK<>+448(SB)/4, $0
+DATA idctK<>+452(SB)/4, $4
+DATA idctK<>+456(SB)/4, $1
+DATA idctK<>+460(SB)/4, $5
+DATA idctK<>+464(SB)/4, $2
+DATA idctK<>+468(SB)/4, $6
+DATA idctK<>+472(SB)/4, $3
+DATA idctK<>+476(SB)/4, $7
+GLOBL idctK<>(SB), RODATA|NOPTR, $480
+
+// func hasAVX2() bool
+TEXT ·hasAVX2(SB), NOSPLIT, $0-1
+	MOVB $0, ret+0(FP)
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	CMPL AX, $7
+	JLT  no
+	// leaf 1: ECX bit 27 OSXSAVE, bit 28 AVX
+	MOVL $1, AX
+	XORL CX, CX
+	CPUID
+	MOVL CX, R8
+	ANDL $0x18000000, R8
+	CMPL R8, $0x18000000
+	JNE  no
+	XORL CX, CX
+	XGETBV
+	ANDL $6, AX
+	CMPL AX, $6
+	JNE  no
+	// leaf 7: EBX bit 5 AVX2
+	MOVL $7, AX
+	XORL CX, CX
+	CPUID
+	BTL  $5, BX
+	JCC  no
+	MOVB $1, ret+0(FP)
+no:
+	RET
+
+// func idctAVX2(blk *[64]int32, dst *byte, stride int)
+// The column pass runs with the 8 columns in the lanes of Y0..Y7 (one
+// register per row), the row pass on the transpose; the second transpose
+// gives rows again, which are packed with saturation to bytes (the clamp
+// to 0..255) and stored 8 bytes per row. blk is zeroed.
+TEXT ·idctAVX2(SB), NOSPLIT, $0-24
+	MOVQ blk+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ stride+16(FP), R8
+	VMOVDQU 0(SI), Y0
+	VMOVDQU 32(SI), Y1
+	VMOVDQU 64(SI), Y2
+	VMOVDQU 96(SI), Y3
+	VMOVDQU 128(SI), Y4
+	VMOVDQU 160(SI), Y5
+	VMOVDQU 192(SI), Y6
+	VMOVDQU 224(SI), Y7
+	VPXOR Y8, Y8, Y8
+	VMOVDQU Y8, 0(SI)
+	VMOVDQU Y8, 32(SI)
+	VMOVDQU Y8, 64(SI)
+	VMOVDQU Y8, 96(SI)
+	VMOVDQU Y8, 128(SI)
+	VMOVDQU Y8, 160(SI)
+	VMOVDQU Y8, 192(SI)
+	VMOVDQU Y8, 224(SI)
+	// columns
+	// even part
+	VPADDD Y6, Y2, Y8
+	VPMULLD idctK<>+0(SB), Y8, Y8
+	VPMULLD idctK<>+32(SB), Y6, Y9
+	VPADDD Y8, Y9, Y9
+	VPMULLD idctK<>+64(SB), Y2, Y10
+	VPADDD Y8, Y10, Y10
+	VPADDD Y4, Y0, Y11
+	VPSLLD $12, Y11, Y11
+	VPSUBD Y4, Y0, Y12
+	VPSLLD $12, Y12, Y12
+	VPADDD Y10, Y11, Y0
+	VPSUBD Y10, Y11, Y4
+	VPADDD Y9, Y12, Y2
+	VPSUBD Y9, Y12, Y6
+	// odd part: t0=s7 (Y7), t1=s5 (Y5), t2=s3 (Y3), t3=s1 (Y1)
+	VPADDD Y3, Y7, Y8
+	VPADDD Y1, Y5, Y9
+	VPADDD Y1, Y7, Y10
+	VPADDD Y3, Y5, Y11
+	VPADDD Y9, Y8, Y12
+	VPMULLD idctK<>+96(SB), Y12, Y12
+	VPMULLD idctK<>+128(SB), Y7, Y7
+	VPMULLD idctK<>+160(SB), Y5, Y5
+	VPMULLD idctK<>+192(SB), Y3, Y3
+	VPMULLD idctK<>+224(SB), Y1, Y1
+	VPMULLD idctK<>+256(SB), Y10, Y10
+	VPADDD Y12, Y10, Y10
+	VPMULLD idctK<>+288(SB), Y11, Y11
+	VPADDD Y12, Y11, Y11
+	VPMULLD idctK<>+320(SB), Y8, Y8
+	VPMULLD idctK<>+352(SB), Y9, Y9
+	VPADDD Y10, Y1, Y1
+	VPADDD Y9, Y1, Y1
+	VPADDD Y11, Y3, Y3
+	VPADDD Y8, Y3, Y3
+	VPADDD Y11, Y5, Y5
+	VPADDD Y9, Y5, Y5
+	VPADDD Y10, Y7, Y7
+	VPADDD Y8, Y7, Y7
+	// rounding bias, then out = (x ± t) >> 10
+	VPADDD idctK<>+384(SB), Y0, Y0
+	VPADDD idctK<>+384(SB), Y2, Y2
+	VPADDD idctK<>+384(SB), Y6, Y6
+	VPADDD idctK<>+384(SB), Y4, Y4
+	VPADDD Y1, Y0, Y8
+	VPSUBD Y1, Y0, Y15
+	VPSRAD $10, Y8, Y8
+	VPSRAD $10, Y15, Y15
+	VPADDD Y3, Y2, Y9
+	VPSUBD Y3, Y2, Y14
+	VPSRAD $10, Y9, Y9
+	VPSRAD $10, Y14, Y14
+	VPADDD Y5, Y6, Y10
+	VPSUBD Y5, Y6, Y13
+	VPSRAD $10, Y10, Y10
+	VPSRAD $10, Y13, Y13
+	VPADDD Y7, Y4, Y11
+	VPSUBD Y7, Y4, Y12
+	VPSRAD $10, Y11, Y11
+	VPSRAD $10, Y12, Y12
+	// transpose Y8..Y15 (rows) into Y0..Y7 (columns)
+	VUNPCKLPS Y9, Y8, Y0
+	VUNPCKHPS Y9, Y8, Y1
+	VUNPCKLPS Y11, Y10, Y2
+	VUNPCKHPS Y11, Y10, Y3
+	VUNPCKLPS Y13, Y12, Y4
+	VUNPCKHPS Y13, Y12, Y5
+	VUNPCKLPS Y15, Y14, Y6
+	VUNPCKHPS Y15, Y14, Y7
+	VSHUFPS $0x44, Y2, Y0, Y8
+	VSHUFPS $0xEE, Y2, Y0, Y9
+	VSHUFPS $0x44, Y3, Y1, Y10
+	VSHUFPS $0xEE, Y3, Y1, Y11
+	VSHUFPS $0x44, Y6, Y4, Y12
+	VSHUFPS $0xEE, Y6, Y4, Y13
+	VSHUFPS $0x44, Y7, Y5, Y14
+	VSHUFPS $0xEE, Y7, Y5, Y15
+	VPERM2F128 $0x20, Y12, Y8, Y0
+	VPERM2F128 $0x20, Y13, Y9, Y1
+	VPERM2F128 $0x20, Y14, Y10, Y2
+	VPERM2F128 $0x20, Y15, Y11, Y3
+	VPERM2F128 $0x31, Y12, Y8, Y4
+	VPERM2F128 $0x31, Y13, Y9, Y5
+	VPERM2F128 $0x31, Y14, Y10, Y6
+	VPERM2F128 $0x31, Y15, Y11, Y7
+	// rows
+	// even part
+	VPADDD Y6, Y2, Y8
+	VPMULLD idctK<>+0(SB), Y8, Y8
+	VPMULLD idctK<>+32(SB), Y6, Y9
+	VPADDD Y8, Y9, Y9
+	VPMULLD idctK<>+64(SB), Y2, Y10
+	VPADDD Y8, Y10, Y10
+	VPADDD Y4, Y0, Y11
+	VPSLLD $12, Y11, Y11
+	VPSUBD Y4, Y0, Y12
+	VPSLLD $12, Y12, Y12
+	VPADDD Y10, Y11, Y0
+	VPSUBD Y10, Y11, Y4
+	VPADDD Y9, Y12, Y2
+	VPSUBD Y9, Y12, Y6
+	// odd part: t0=s7 (Y7), t1=s5 (Y5), t2=s3 (Y3), t3=s1 (Y1)
+	VPADDD Y3, Y7, Y8
+	VPADDD Y1, Y5, Y9
+	VPADDD Y1, Y7, Y10
+	VPADDD Y3, Y5, Y11
+	VPADDD Y9, Y8, Y12
+	VPMULLD idctK<>+96(SB), Y12, Y12
+	VPMULLD idctK<>+128(SB), Y7, Y7
+	VPMULLD idctK<>+160(SB), Y5, Y5
+	VPMULLD idctK<>+192(SB), Y3, Y3
+	VPMULLD idctK<>+224(SB), Y1, Y1
+	VPMULLD idctK<>+256(SB), Y10, Y10
+	VPADDD Y12, Y10, Y10
+	VPMULLD idctK<>+288(SB), Y11, Y11
+	VPADDD Y12, Y11, Y11
+	VPMULLD idctK<>+320(SB), Y8, Y8
+	VPMULLD idctK<>+352(SB), Y9, Y9
+	VPADDD Y10, Y1, Y1
+	VPADDD Y9, Y1, Y1
+	VPADDD Y11, Y3, Y3
+	VPADDD Y8, Y3, Y3
+	VPADDD Y11, Y5, Y5
+	VPADDD Y9, Y5, Y5
+	VPADDD Y10, Y7, Y7
+	VPADDD Y8, Y7, Y7
+	// rounding bias, then out = (x ± t) >> 17
+	VPADDD idctK<>+416(SB), Y0, Y0
+	VPADDD idctK<>+416(SB), Y2, Y2
+	VPADDD idctK<>+416(SB), Y6, Y6
+	VPADDD idctK<>+416(SB), Y4, Y4
+	VPADDD Y1, Y0, Y8
+	VPSUBD Y1, Y0, Y15
+	VPSRAD $17, Y8, Y8
+	VPSRAD $17, Y15, Y15
+	VPADDD Y3, Y2, Y9
+	VPSUBD Y3, Y2, Y14
+	VPSRAD $17, Y9, Y9
+	VPSRAD $17, Y14, Y14
+	VPADDD Y5, Y6, Y10
+	VPSUBD Y5, Y6, Y13
+	VPSRAD $17, Y10, Y10
+	VPSRAD $17, Y13, Y13
+	VPADDD Y7, Y4, Y11
+	VPSUBD Y7, Y4, Y12
+	VPSRAD $17, Y11, Y11
+	VPSRAD $17, Y12, Y12
+	// transpose Y8..Y15 (rows) into Y0..Y7 (columns)
+	VUNPCKLPS Y9, Y8, Y0
+	VUNPCKHPS Y9, Y8, Y1
+	VUNPCKLPS Y11, Y10, Y2
+	VUNPCKHPS Y11, Y10, Y3
+	VUNPCKLPS Y13, Y12, Y4
+	VUNPCKHPS Y13, Y12, Y5
+	VUNPCKLPS Y15, Y14, Y6
+	VUNPCKHPS Y15, Y14, Y7
+	VSHUFPS $0x44, Y2, Y0, Y8
+	VSHUFPS $0xEE, Y2, Y0, Y9
+	VSHUFPS $0x44, Y3, Y1, Y10
+	VSHUFPS $0xEE, Y3, Y1, Y11
+	VSHUFPS $0x44, Y6, Y4, Y12
+	VSHUFPS $0xEE, Y6, Y4, Y13
+	VSHUFPS $0x44, Y7, Y5, Y14
+	VSHUFPS $0xEE, Y7, Y5, Y15
+	VPERM2F128 $0x20, Y12, Y8, Y0
+	VPERM2F128 $0x20, Y13, Y9, Y1
+	VPERM2F128 $0x20, Y14, Y10, Y2
+	VPERM2F128 $0x20, Y15, Y11, Y3
+	VPERM2F128 $0x31, Y12, Y8, Y4
+	VPERM2F128 $0x31, Y13, Y9, Y5
+	VPERM2F128 $0x31, Y14, Y10, Y6
+	VPERM2F128 $0x31, Y15, Y11, Y7
+	// pack rows 0-3 and 4-7 to bytes, and store
+	VMOVDQU idctK<>+448(SB), Y15
+	VPACKSSDW Y1, Y0, Y8
+	VPACKSSDW Y3, Y2, Y9
+	VPACKUSWB Y9, Y8, Y8
+	VPERMD Y8, Y15, Y8
+	VPACKSSDW Y5, Y4, Y10
+	VPACKSSDW Y7, Y6, Y11
+	VPACKUSWB Y11, Y10, Y10
+	VPERMD Y10, Y15, Y10
+	VMOVQ X8, (DI)
+	VPEXTRQ $1, X8, (DI)(R8*1)
+	VEXTRACTI128 $1, Y8, X9
+	LEAQ (DI)(R8*2), DI
+	VMOVQ X9, (DI)
+	VPEXTRQ $1, X9, (DI)(R8*1)
+	LEAQ (DI)(R8*2), DI
+	VMOVQ X10, (DI)
+	VPEXTRQ $1, X10, (DI)(R8*1)
+	VEXTRACTI128 $1, Y10, X11
+	LEAQ (DI)(R8*2), DI
+	VMOVQ X11, (DI)
+	VPEXTRQ $1, X11, (DI)(R8*1)
+	VZEROUPPER
+	RET

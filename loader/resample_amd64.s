@@ -1,0 +1,216 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func hasAVX2FMA() bool
+TEXT ·hasAVX2FMA(SB), NOSPLIT, $0-1
+	MOVB $0, ret+0(FP)
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	CMPL AX, $7
+	JLT  no
+	// leaf 1: ECX bit 12 FMA, bit 27 OSXSAVE, bit 28 AVX
+	MOVL $1, AX
+	XORL CX, CX
+	CPUID
+	MOVL CX, R8
+	ANDL $0x18001000, R8
+	CMPL R8, $0x18001000
+	JNE  no
+	// XCR0: XMM and YMM state enabled
+	XORL CX, CX
+	XGETBV
+	ANDL $6, AX
+	CMPL AX, $6
+	JNE  no
+	// leaf 7: EBX bit 5 AVX2
+	MOVL $7, AX
+	XORL CX, CX
+	CPUID
+	BTL  $5, BX
+	JCC  no
+	MOVB $1, ret+0(FP)
+no:
+	RET
+
+// func u8ToF32AVX2(dst *float32, src *uint8, n8 int)
+TEXT ·u8ToF32AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n8+16(FP), CX
+	TESTQ CX, CX
+	JEQ  done
+loop:
+	VPMOVZXBD (SI), Y0
+	VCVTDQ2PS Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $8, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loop
+done:
+	VZEROUPPER
+	RET
+
+// func hpassAVX2(dst *float32, chunks int, src *float32, idx *int32, w *float32, taps int)
+// Y0: accumulator, Y1: indices, Y2: gather mask, Y3: gathered taps.
+TEXT ·hpassAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ chunks+8(FP), CX
+	MOVQ src+16(FP), SI
+	MOVQ idx+24(FP), R8
+	MOVQ w+32(FP), R9
+	MOVQ taps+40(FP), R10
+	TESTQ CX, CX
+	JEQ  hdone
+hchunk:
+	VMOVDQU (R8), Y1
+	VXORPS Y0, Y0, Y0
+	MOVQ SI, R11
+	MOVQ R10, DX
+htap:
+	VPCMPEQD Y2, Y2, Y2
+	VGATHERDPS Y2, (R11)(Y1*4), Y3
+	VFMADD231PS (R9), Y3, Y0
+	ADDQ $32, R9
+	ADDQ $4, R11
+	DECQ DX
+	JNZ  htap
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	DECQ CX
+	JNZ  hchunk
+hdone:
+	VZEROUPPER
+	RET
+
+// func vpassAVX2(out *float32, n8 int, rows *float32, stride int, ws *float32, taps int)
+// 32 outputs per iteration (Y0..Y3), then 8 at a time (Y0).
+TEXT ·vpassAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ n8+8(FP), CX
+	MOVQ rows+16(FP), SI
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	MOVQ ws+32(FP), R9
+	MOVQ taps+40(FP), R10
+v32:
+	CMPQ CX, $4
+	JLT  v8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ SI, R11
+	MOVQ R9, R12
+	MOVQ R10, DX
+v32tap:
+	VBROADCASTSS (R12), Y4
+	VFMADD231PS (R11), Y4, Y0
+	VFMADD231PS 32(R11), Y4, Y1
+	VFMADD231PS 64(R11), Y4, Y2
+	VFMADD231PS 96(R11), Y4, Y3
+	ADDQ $4, R12
+	ADDQ R8, R11
+	DECQ DX
+	JNZ  v32tap
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	SUBQ $4, CX
+	JMP  v32
+v8:
+	TESTQ CX, CX
+	JEQ  vdone
+	VXORPS Y0, Y0, Y0
+	MOVQ SI, R11
+	MOVQ R9, R12
+	MOVQ R10, DX
+v8tap:
+	VBROADCASTSS (R12), Y4
+	VFMADD231PS (R11), Y4, Y0
+	ADDQ $4, R12
+	ADDQ R8, R11
+	DECQ DX
+	JNZ  v8tap
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ CX
+	JMP  v8
+vdone:
+	VZEROUPPER
+	RET
+
+// func ycbcrAVX2(rd, gd, bd, y, cb, cr *float32, n8 int, k *[16]float32)
+// k: 0 1.402, 1 -0.344136, 2 -0.714136, 3 1.772, 4 128, 5 0, 6 255,
+// 7 aR, 8 bR, 9 aG, 10 bG, 11 aB, 12 bB. (Non-temporal stores were
+// measured slower here.)
+TEXT ·ycbcrAVX2(SB), NOSPLIT, $0-64
+	MOVQ rd+0(FP), DI
+	MOVQ gd+8(FP), SI
+	MOVQ bd+16(FP), DX
+	MOVQ y+24(FP), R8
+	MOVQ cb+32(FP), R9
+	MOVQ cr+40(FP), R10
+	MOVQ n8+48(FP), CX
+	MOVQ k+56(FP), AX
+	TESTQ CX, CX
+	JEQ  cdone
+	VBROADCASTSS 0(AX), Y8   // 1.402
+	VBROADCASTSS 4(AX), Y9   // -0.344136
+	VBROADCASTSS 8(AX), Y10  // -0.714136
+	VBROADCASTSS 12(AX), Y11 // 1.772
+	VBROADCASTSS 16(AX), Y12 // 128
+	VBROADCASTSS 20(AX), Y13 // 0
+	VBROADCASTSS 24(AX), Y14 // 255
+cloop:
+	VMOVUPS (R8), Y0        // Y
+	VMOVUPS (R9), Y1
+	VSUBPS Y12, Y1, Y1      // Cb-128
+	VMOVUPS (R10), Y2
+	VSUBPS Y12, Y2, Y2      // Cr-128
+	// R = Y + 1.402 Cr
+	VMOVAPS Y0, Y3
+	VFMADD231PS Y8, Y2, Y3
+	// G = Y - 0.344136 Cb - 0.714136 Cr
+	VMOVAPS Y0, Y4
+	VFMADD231PS Y9, Y1, Y4
+	VFMADD231PS Y10, Y2, Y4
+	// B = Y + 1.772 Cb
+	VMOVAPS Y0, Y5
+	VFMADD231PS Y11, Y1, Y5
+	VMAXPS Y13, Y3, Y3
+	VMINPS Y14, Y3, Y3
+	VMAXPS Y13, Y4, Y4
+	VMINPS Y14, Y4, Y4
+	VMAXPS Y13, Y5, Y5
+	VMINPS Y14, Y5, Y5
+	VBROADCASTSS 28(AX), Y6
+	VBROADCASTSS 32(AX), Y7
+	VFMADD213PS Y7, Y6, Y3  // R·aR + bR
+	VBROADCASTSS 36(AX), Y6
+	VBROADCASTSS 40(AX), Y7
+	VFMADD213PS Y7, Y6, Y4
+	VBROADCASTSS 44(AX), Y6
+	VBROADCASTSS 48(AX), Y7
+	VFMADD213PS Y7, Y6, Y5
+	VMOVUPS Y3, (DI)
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, (DX)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	DECQ CX
+	JNZ  cloop
+cdone:
+	VZEROUPPER
+	RET
