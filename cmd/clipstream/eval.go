@@ -68,10 +68,11 @@ func runEval(ctx context.Context, o evalOptions, e *env) error {
 	if len(o.Data) == 0 {
 		return usageErrorf("--data is required")
 	}
-	be, err := backend(o.Device, e.log)
+	be, closeBackend, err := backend(o.Device, e.log)
 	if err != nil {
 		return err
 	}
+	defer closeBackend()
 	url := o.Run
 	if url == "" {
 		url = o.Checkpoint

@@ -101,7 +101,7 @@ func TestTrainErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"cuda", []string{"train", "--data", data, "--model", "tiny", "--device", "cuda"}, exitFailure, "not available in this build yet"},
+		{"cuda", []string{"train", "--data", data, "--model", "tiny", "--device", "cuda"}, exitFailure, "CUDA driver library not available"},
 		{"unknown model", []string{"train", "--data", data, "--model", "huge"}, exitUsage, `--model "huge": unknown`},
 		{"no data", []string{"train", "--model", "tiny"}, exitUsage, "--data is required"},
 		{"bad weight", []string{"train", "--data", data + ":-1", "--model", "tiny"}, exitUsage, "weight must be positive"},
