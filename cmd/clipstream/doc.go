@@ -19,7 +19,9 @@
 //	dedup stats    counts per kind and size on disk of a crawl's dedup index
 //	train          train CLIP on shards streamed from storage, checkpointing to storage
 //	eval           zero-shot and retrieval evaluation of a checkpoint
-//	demo           run what exists of the pipeline; today it exercises object storage only
+//	demo           the whole pipeline on the embedded defaults: crawl, dedup, shard, train, resume, evaluate
+//	fixtures fetch pull the full emoji corpora of four vendors with npm (for benchmarks)
+//	fixture-site   serve the fixture web site on loopback
 //	version        print the version, VCS revision, Go version and platform
 //
 // Results go to stdout; logs go to stderr through log/slog, as text or JSON.

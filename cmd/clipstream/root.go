@@ -110,6 +110,8 @@ AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION).
 		newTrainCmd(e),
 		newEvalCmd(e),
 		newDemoCmd(e),
+		newFixturesCmd(e),
+		newFixtureSiteCmd(e),
 		newVersionCmd(e),
 	)
 	return root
