@@ -38,6 +38,17 @@ scripts/minio.sh build
 step "tests (race detector on)"
 scripts/minio.sh run go test -race -count=1 -timeout 20m ./...
 
+step "demo --quick (the README's first command, checked)"
+demo_out=$(mktemp -d)
+go run ./cmd/clipstream demo --quick --out "$demo_out/demo" | tee "$demo_out/log"
+for want in "[5/5]" "resumed at step" "chance @5"; do
+	grep -qF "$want" "$demo_out/log" || { echo "demo output lacks: $want"; exit 1; }
+done
+for f in report/loss.png report/index.html; do
+	[ -s "$demo_out/demo/$f" ] || { echo "demo did not write $f"; exit 1; }
+done
+rm -rf "$demo_out"
+
 step "fuzz ($FUZZTIME per target)"
 # Every Fuzz* function in a _test.go file, run for FUZZTIME from its seeds.
 grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do

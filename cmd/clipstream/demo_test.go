@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,12 +22,21 @@ func TestDemoQuick(t *testing.T) {
 		t.Skip("trains for about half a minute")
 	}
 	out := filepath.Join(t.TempDir(), "demo")
-	code, stdout, stderr := runCLI(t, context.Background(), "demo", "--quick", "--out", out)
+	args := []string{"demo", "--quick", "--out", out}
+	half, steps := 60, 120
+	if raceEnabled {
+		// Under the race detector: the whole pipeline, but few steps, and
+		// no claim about learning (scripts/test.sh runs the real --quick).
+		half, steps = 4, 8
+		args = append(args, "--steps", "8")
+	}
+	code, stdout, stderr := runCLI(t, context.Background(), args...)
 	if code != 0 {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	t.Logf("%s", stdout)
-	for _, want := range []string{"[5/5]", "stopped at step 60", "resumed at step 60, finished at step 120", "80 held-out images extracted", "contaminated             80"} {
+	for _, want := range []string{"[5/5]", fmt.Sprintf("stopped at step %d", half), fmt.Sprintf("resumed at step %d, finished at step %d", half, steps),
+		"80 held-out images extracted", "contaminated             80"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -47,7 +57,7 @@ func TestDemoQuick(t *testing.T) {
 	}
 	r5, _ := strconv.ParseFloat(m[1], 64)
 	chance, _ := strconv.ParseFloat(m[2], 64)
-	if r5 < 2*chance {
+	if !raceEnabled && r5 < 2*chance {
 		t.Errorf("held-out recall@5 %.3f is not well above chance %.3f", r5, chance)
 	}
 	for _, f := range []string{"report/loss.png", "report/index.html"} {
