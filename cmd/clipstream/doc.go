@@ -19,6 +19,7 @@
 //	dedup stats    counts per kind and size on disk of a crawl's dedup index
 //	train          train CLIP on shards streamed from storage, checkpointing to storage
 //	eval           zero-shot and retrieval evaluation of a checkpoint
+//	plot           draw a run's loss, learning-rate and evaluation curves as a PNG
 //	demo           the whole pipeline on the embedded defaults: crawl, dedup, shard, train, resume, evaluate
 //	fixtures fetch pull the full emoji corpora of four vendors with npm (for benchmarks)
 //	fixture-site   serve the fixture web site on loopback

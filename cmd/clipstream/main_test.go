@@ -40,6 +40,7 @@ var allVerbs = [][]string{
 	{"fixtures"},
 	{"fixtures", "fetch"},
 	{"fixture-site"},
+	{"plot"},
 	{"train"},
 	{"eval"},
 	{"demo"},

@@ -109,6 +109,7 @@ AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION).
 		newDedupCmd(e),
 		newTrainCmd(e),
 		newEvalCmd(e),
+		newPlotCmd(e),
 		newDemoCmd(e),
 		newFixturesCmd(e),
 		newFixtureSiteCmd(e),
