@@ -7,7 +7,7 @@ import (
 )
 
 func requireS3(t testing.TB) string { return s3test.Require(t) }
-func newBucket(t testing.TB) string  { return s3test.NewBucket(t) }
+func newBucket(t testing.TB) string { return s3test.NewBucket(t) }
 
 func TestS3Epoch(t *testing.T) {
 	bucket := newBucket(t)
