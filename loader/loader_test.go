@@ -18,16 +18,17 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/clipstream/clipstream/internal/s3test"
 	"github.com/clipstream/clipstream/shardwriter"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+	goleak.VerifyTestMain(m, append(s3test.ToxiproxyLeaks(), goleak.Cleanup(func(code int) {
 		if benchDir != "" {
 			os.RemoveAll(benchDir)
 		}
 		os.Exit(code)
-	}))
+	}))...)
 }
 
 // sizes50 are uneven shard sizes, 50 samples in all.

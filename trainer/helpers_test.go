@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/clipstream/clipstream/fixtures"
+	"github.com/clipstream/clipstream/internal/s3test"
 	"github.com/clipstream/clipstream/shardwriter"
 	"github.com/clipstream/clipstream/storage"
 )
@@ -18,7 +19,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(childMain())
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, s3test.ToxiproxyLeaks()...)
 }
 
 var corpus = sync.OnceValues(fixtures.Corpus)

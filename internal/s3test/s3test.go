@@ -15,6 +15,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"go.uber.org/goleak"
 )
 
 // Require returns the endpoint of the test S3 server, or skips (fails in
@@ -85,4 +86,15 @@ func NewBucket(t testing.TB) string {
 		}
 	})
 	return bucket
+}
+
+// ToxiproxyLeaks are the goleak options for test binaries that put
+// toxiproxy (a test tool) in front of the server: it leaves the pipes of
+// links whose proxy was stopped blocked on channel sends. They are its
+// goroutines, not ours.
+func ToxiproxyLeaks() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreAnyFunction("github.com/Shopify/toxiproxy/v2.(*ToxicLink).read"),
+		goleak.IgnoreAnyFunction("github.com/Shopify/toxiproxy/v2/toxics.(*ToxicStub).Run"),
+	}
 }
