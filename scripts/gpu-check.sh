@@ -13,8 +13,8 @@
 #   scripts/gpu-check.sh --dry-run  shows what build and run would do, checks
 #                                   what it can here, runs nothing heavy
 #
-# On the project's device machine (see the device tool's README): build here,
-# then one call with carry [".gpucheck"] and the command
+# For a GPU machine without Go or network access: build on a machine with Go,
+# copy the working tree including .gpucheck/ to the GPU machine, and run
 #     scripts/gpu-check.sh run
 # and a timeout that leaves room for a rerun (the run takes about 1–2 minutes
 # today; the whole check must stay within 8). Results go to $OUT when it is set
