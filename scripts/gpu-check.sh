@@ -161,8 +161,8 @@ do_dry() {
 	show "CLIPSTREAM_REQUIRE_GPU=1 CLIPSTREAM_REQUIRE_NVRTC=1 CLIPSTREAM_GPU_REPORT=\$OUT/ops.tsv $DIR/gpu.test -test.v -test.count=1 -test.timeout=5m"
 	show "$DIR/clipstream --help"
 	echo "   TODO (not run yet): ViT-B-32 benchmark, open_clip comparison, 10-step loss trajectory"
-	echo "device tool call:"
-	show "run(command=\"scripts/gpu-check.sh run\", carry=[\"$DIR\"], timeout_s=300)"
+	echo "on the GPU machine, from the repository root with $DIR copied along:"
+	show "scripts/gpu-check.sh run"
 	echo "op checks that would run (from gpu/ops_test.go):"
 	grep -o 'name: "[^"]*"' gpu/ops_test.go | sed 's/name: //; s/"//g; s/[/]$//' | paste -sd' ' | fold -s -w 90 | sed 's/^/   /'
 	echo "   (each in fp32 and bf16; Activation for GELU and QuickGELU, Attention causal and full)"
