@@ -185,12 +185,16 @@ func runTrain(ctx context.Context, o trainOptions, e *env) error {
 	defer closeBackend()
 	adam := trainer.DefaultAdamW()
 	adam.WeightDecay = o.WeightDecay
+	var onStep func(trainer.StepMetrics)
+	if isTerminal(e.stderr) {
+		onStep = newStepProgress(e.stderr, int64(o.Steps)).Step
+	}
 	res, err := trainer.Run(ctx, trainer.Config{
 		Data: srcs, Run: o.Run, Model: o.Model, Batch: o.Batch, MicroBatch: o.MicroBatch,
 		Steps: int64(o.Steps), Epochs: o.Epochs, LR: o.LR, Warmup: o.Warmup, AdamW: adam, GradClip: o.GradClip,
 		Seed: o.Seed, CheckpointEvery: o.CheckpointEvery, Keep: o.Keep, Resume: o.Resume, Force: o.Force,
 		EvalEvery: o.EvalEvery, Eval: trainer.EvalConfig{Data: o.EvalData, LabelField: o.LabelField},
-		Backend: be, LoaderWorkers: o.Workers, Out: e.stdout, Logger: e.log,
+		Backend: be, LoaderWorkers: o.Workers, Out: e.stdout, Logger: e.log, OnStep: onStep,
 	})
 	if err != nil {
 		return err
