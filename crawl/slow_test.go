@@ -215,9 +215,15 @@ func TestSlowConnectionsMemory(t *testing.T) {
 		t.Errorf("at most %d fds open beyond the baseline: the %d slow connections were not all open at once", maxFDs-baseFDs, slowHosts)
 	}
 	// Measured: ~30 MiB of growth (~60 KiB a connection), peak ~50 MiB;
-	// the bound leaves room for other runtimes and allocators.
-	if growth := max(maxRSS, hwm) - base; growth > slowRSSGrowthLimit {
-		t.Errorf("RSS grew by %.1f MiB with %d slow connections, want at most %.0f MiB", mib(growth), slowHosts, mib(slowRSSGrowthLimit))
+	// the bound leaves room for other runtimes and allocators. The race
+	// detector's shadow memory multiplies RSS (measured: 130 MiB of growth
+	// under -race), so there the bound is scaled by its documented 5-10x.
+	limit := int64(slowRSSGrowthLimit)
+	if raceEnabled {
+		limit *= 8
+	}
+	if growth := max(maxRSS, hwm) - base; growth > limit {
+		t.Errorf("RSS grew by %.1f MiB with %d slow connections, want at most %.0f MiB", mib(growth), slowHosts, mib(limit))
 	}
 	if elapsed > 3*bodyTimeout {
 		t.Errorf("took %v: the slow hosts were not fetched concurrently", elapsed)
