@@ -55,8 +55,17 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
 	pkg=./$(dirname "${f#./}")
 	for name in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
 		echo "-- $pkg $name"
-		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | tail -n 3
-		[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz target $name in $pkg failed"; exit 1; }
+		log=$(mktemp)
+		if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" >"$log" 2>&1; then
+			cat "$log"
+			# A failing input the fuzzer found is written to testdata/fuzz and
+			# fails the rerun too; a rerun that passes was the fuzzing
+			# machinery under load (a worker that hung or was killed).
+			echo "fuzz target $name in $pkg failed; running it once more"
+			go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" >"$log" 2>&1 || { cat "$log"; echo "fuzz target $name in $pkg failed"; exit 1; }
+		fi
+		tail -n 3 "$log"
+		rm -f "$log"
 	done
 done
 
