@@ -32,7 +32,6 @@
 //	0    success
 //	1    failure (the message on stderr says what failed)
 //	2    usage error: unknown verb, bad flag or bad argument; nothing was done
-//	3    the verb is not implemented yet
 //	130  interrupted by SIGINT or SIGTERM
 //
 // The package holds only the command line: flags, output and the wiring of

@@ -13,11 +13,10 @@ import (
 // Exit codes. run maps errors to them in one place; the root command's Long
 // help and the package documentation list them for users.
 const (
-	exitOK             = 0   // the verb did what was asked
-	exitFailure        = 1   // the verb failed; stderr says why
-	exitUsage          = 2   // bad verb, flag or argument; nothing was done
-	exitNotImplemented = 3   // the verb exists but is not implemented yet
-	exitInterrupted    = 130 // stopped by SIGINT or SIGTERM (128 + SIGINT)
+	exitOK          = 0   // the verb did what was asked
+	exitFailure     = 1   // the verb failed; stderr says why
+	exitUsage       = 2   // bad verb, flag or argument; nothing was done
+	exitInterrupted = 130 // stopped by SIGINT or SIGTERM (128 + SIGINT)
 )
 
 // exitCodesHelp documents the exit codes above in the root command's help.
@@ -25,12 +24,8 @@ var exitCodesHelp = fmt.Sprintf(`Exit codes:
   %-3d  success
   %-3d  failure (the message on stderr says what failed)
   %-3d  usage error: unknown verb, bad flag or bad argument; nothing was done
-  %-3d  the verb is not implemented yet
   %-3d  interrupted by SIGINT or SIGTERM`,
-	exitOK, exitFailure, exitUsage, exitNotImplemented, exitInterrupted)
-
-// errNotImplemented is what a verb that does not exist yet returns.
-var errNotImplemented = errors.New("not yet implemented")
+	exitOK, exitFailure, exitUsage, exitInterrupted)
 
 // usageError marks an error that is the user's invocation, not the work:
 // an unknown verb, a bad flag or flag value, a wrong number of arguments.
@@ -74,9 +69,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &uerr):
 		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", path, err, path)
 		return exitUsage
-	case errors.Is(err, errNotImplemented):
-		fmt.Fprintf(stderr, "%s: %v\n", path, errNotImplemented)
-		return exitNotImplemented
 	case ctx.Err() != nil:
 		fmt.Fprintf(stderr, "%s: interrupted (%v)\n", path, err)
 		return exitInterrupted

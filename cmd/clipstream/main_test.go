@@ -97,7 +97,7 @@ func TestRootHelp(t *testing.T) {
 					t.Errorf("root help lacks %q:\n%s", want, stdout)
 				}
 			}
-			for _, c := range []int{exitOK, exitFailure, exitUsage, exitNotImplemented, exitInterrupted} {
+			for _, c := range []int{exitOK, exitFailure, exitUsage, exitInterrupted} {
 				if !strings.Contains(exitCodesHelp, "\n  "+strconv.Itoa(c)+" ") {
 					t.Errorf("exit code %d is not documented in:\n%s", c, exitCodesHelp)
 				}
