@@ -38,12 +38,19 @@ scripts/minio.sh build
 step "tests (race detector on)"
 scripts/minio.sh run go test -race -count=1 -timeout 20m ./...
 
+step "learning (skipped under the race detector, so run here without it)"
+go test -count=1 -run '^TestLearning$' -v ./trainer | grep -E '^(---|ok|FAIL)|steps in'
+[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+
 step "demo --quick (the README's first command, checked)"
 demo_out=$(mktemp -d)
 go run ./cmd/clipstream demo --quick --out "$demo_out/demo" | tee "$demo_out/log"
 for want in "[5/5]" "resumed at step" "chance @5"; do
 	grep -qF "$want" "$demo_out/log" || { echo "demo output lacks: $want"; exit 1; }
 done
+# Held-out image→text recall@5 must be well above chance (at least 2x).
+awk '/image→text recall@1/ { r5 = $5; ch = $NF; sub(/\)/, "", ch); ok = (r5 + 0 >= 2 * ch) }
+	END { if (!ok) { print "demo: held-out recall@5 is not well above chance"; exit 1 } }' "$demo_out/log"
 for f in report/loss.png report/index.html; do
 	[ -s "$demo_out/demo/$f" ] || { echo "demo did not write $f"; exit 1; }
 done
