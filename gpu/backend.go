@@ -260,6 +260,9 @@ func (b *Backend) Info() Info { return b.dev.Info }
 // Precision returns the GEMM precision.
 func (b *Backend) Precision() Precision { return b.opts.Precision }
 
+// BF16 reports whether the GEMMs run on bf16 operands (ops.BF16Copier).
+func (b *Backend) BF16() bool { return b.opts.Precision == BF16 }
+
 // Name returns "cuda".
 func (b *Backend) Name() string { return "cuda" }
 

@@ -19,15 +19,12 @@ func int32Bytes(v []int32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
 }
 
-// AdamW holds one optimizer step's hyper-parameters (PyTorch's AdamW).
-type AdamW struct {
-	LR, Beta1, Beta2, Eps, WeightDecay float32
-	Step                               int     // 1 for the first step
-	GradScale                          float32 // multiplies the gradients (clipping); 0 means 1
-}
+// AdamW holds one optimizer step's hyper-parameters (PyTorch's AdamW): the
+// trainer's ops.AdamWArgs.
+type AdamW = ops.AdamWArgs
 
 // biasCorrections returns 1−β1ᵗ and 1−β2ᵗ.
-func (h AdamW) biasCorrections() (float32, float32) {
+func biasCorrections(h AdamW) (float32, float32) {
 	t := float64(h.Step)
 	return float32(1 - math.Pow(float64(h.Beta1), t)), float32(1 - math.Pow(float64(h.Beta2), t))
 }
@@ -56,7 +53,7 @@ func (b *Backend) AdamWStep(params, grads, m, v ops.Tensor, h AdamW) {
 		p16 = d.bf16 + devicePtr(2*params.Off)
 		d.stale = stale // a whole-buffer cast made it current; this pass keeps it so
 	}
-	bc1, bc2 := h.biasCorrections()
+	bc1, bc2 := biasCorrections(h)
 	gs := h.GradScale
 	if gs == 0 {
 		gs = 1
@@ -200,3 +197,10 @@ func (b *Backend) roundTripBF16(dst, src ops.Tensor) {
 		return b.launch("bf16_to_f32_kernel", elementwise(n), o, s, n)
 	})
 }
+
+// The CUDA backend runs the optimizer step and keeps bf16 weight copies
+// itself.
+var (
+	_ ops.Optimizer  = (*Backend)(nil)
+	_ ops.BF16Copier = (*Backend)(nil)
+)

@@ -147,6 +147,7 @@ type trainer struct {
 	run     storage.Store
 	m       *model.Model
 	opt     *AdamW
+	st      *stepper
 	tok     *tokenizer.Tokenizer
 	ld      *loader.Loader
 	ds      []DatasetFingerprint
@@ -157,7 +158,6 @@ type trainer struct {
 	seen    int64
 	ls      loader.State
 	metrics metricsLog
-	logitIx int // offset of logit_scale in the flat buffer
 }
 
 // Run trains as cfg says: it resumes (Config.Resume), then runs
@@ -215,11 +215,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if t.m, err = model.New(t.mcfg, cfg.Backend, cfg.Seed); err != nil {
 		return nil, err
 	}
-	if t.opt, err = NewAdamW(t.m.Layout(), t.m.NumParams(), cfg.AdamW); err != nil {
+	if t.st, err = newStepper(cfg.Backend, t.m, cfg.AdamW, cfg.GradClip); err != nil {
 		return nil, err
 	}
-	p, _ := t.m.Lookup("logit_scale")
-	t.logitIx = p.Off
+	t.opt = t.st.opt
 	t.ls = loader.State{Seed: cfg.Seed}
 	res := &Result{}
 	if err := t.resume(ctx); err != nil {
@@ -338,6 +337,9 @@ func (t *trainer) resume(ctx context.Context) error {
 	copy(t.opt.M, ck.M)
 	copy(t.opt.V, ck.V)
 	t.opt.Step = st.AdamStep
+	if err := t.st.syncDevice(); err != nil {
+		return err
+	}
 	t.step, t.seen, t.ls = st.Step, st.SamplesSeen, st.Loader
 	if st.Loader.Order != "" && st.Loader.Order != t.ld.Fingerprint() && !cfg.Force {
 		return fmt.Errorf("%w: checkpoint %s: the loader's order inputs (weights or block size) differ from the checkpoint's", ErrDatasetChanged, ck.Where)
@@ -424,6 +426,9 @@ func keepStr(k int) string {
 func (t *trainer) checkpoint(ctx context.Context) (string, error) {
 	st := State{Step: t.step, SamplesSeen: t.seen, Loader: t.ls,
 		RNG: RNGState{InitSeed: t.cfg.Seed, LoaderSeed: t.ls.Seed}, Config: t.runConfig(), Datasets: t.ds}
+	if err := t.st.syncHost(); err != nil {
+		return "", err
+	}
 	if err := SaveCheckpoint(ctx, t.run, t.m, t.opt, st); err != nil {
 		return "", err
 	}
@@ -512,26 +517,10 @@ func (t *trainer) loop(ctx context.Context, res *Result) (*Result, error) {
 		if interrupted {
 			break // the partial step is dropped: the checkpoint is of the last whole one
 		}
-		grads, putG := hostSlice(cfg.Backend, t.m.Grads())
-		if k > 1 {
-			s := float32(1 / float64(k))
-			for i := range grads {
-				grads[i] *= s
-			}
-		}
-		norm := GradNorm(grads)
-		ClipGrads(grads, norm, cfg.GradClip)
 		lr := t.sched.LR(t.step)
-		params, putP := hostSlice(cfg.Backend, t.m.Params())
-		if err := t.opt.Update(params, grads, lr); err != nil {
+		norm, scale, err := t.st.apply(k, lr)
+		if err != nil {
 			return nil, err
-		}
-		params[t.logitIx] = ClampLogitScale(params[t.logitIx])
-		scale := math.Exp(float64(params[t.logitIx]))
-		putG()
-		putP()
-		if err := cfg.Backend.Err(); err != nil {
-			return nil, fmt.Errorf("trainer: optimizer: %w", err)
 		}
 		t.step++
 		t.seen += int64(rows)
