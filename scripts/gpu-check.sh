@@ -4,21 +4,33 @@
 #
 #   scripts/gpu-check.sh build      on a machine with Go (no GPU needed):
 #                                   builds .gpucheck/gpu.test (go test -c ./gpu)
-#                                   and .gpucheck/clipstream, for linux/amd64
+#                                   and .gpucheck/clipstream, for linux/amd64,
+#                                   and downloads the open_clip wheels (and
+#                                   ftfy, wcwidth) into .gpucheck/whl
 #   scripts/gpu-check.sh run        on the GPU machine, from the repo root, with
-#                                   .gpucheck carried along: runs the op checks
-#                                   (every op against the CPU reference, fp32
-#                                   and bf16), a smoke run of the binary, and
-#                                   prints one table last
+#                                   .gpucheck carried along, in this order:
+#                                   1. the op checks (every op against the CPU
+#                                      reference, fp32 and bf16);
+#                                   2. ten steps of the small model on the CPU
+#                                      and on CUDA (fp32 and bf16) from the same
+#                                      seed: the loss trajectories within 1e-2;
+#                                   3. ViT-B-32 training steps on CUDA in bf16
+#                                      (clipstream bench): samples/s and MFU;
+#                                   4. the same in open_clip with PyTorch bf16
+#                                      autocast (bench/gpu/openclip_bench.py),
+#                                      for the ratio (target ≥ 1.2×, MFU ≥ 40%);
+#                                   and prints one table last
 #   scripts/gpu-check.sh --dry-run  shows what build and run would do, checks
 #                                   what it can here, runs nothing heavy
 #
 # For a GPU machine without Go or network access: build on a machine with Go,
 # copy the working tree including .gpucheck/ to the GPU machine, and run
 #     scripts/gpu-check.sh run
-# and a timeout that leaves room for a rerun (the run takes about 1–2 minutes
-# today; the whole check must stay within 8). Results go to $OUT when it is set
-# (gpu-check.log, ops.tsv, summary.txt), else to .gpucheck/out.
+# and a timeout that leaves room for a rerun (each stage has its own timeout;
+# the whole check must stay within 8 minutes). Results go to $OUT when it is
+# set (gpu-check.log, ops.tsv, traj-*.json, bench-*.json, summary.txt), else
+# to .gpucheck/out. MFU is against PEAK_TFLOPS (default 790: the bf16 GEMM
+# rate measured on random data on an H200; its datasheet says 989 dense).
 #
 # The op checks are the test binary's TestOpsAgainstCPU / TestGPUExtras /
 # TestGPUErrors (gpu/ops_test.go): fresh random inputs, outputs poisoned
@@ -34,7 +46,7 @@ case "$mode" in
 	--dry-run | -n) dry=1 ;;
 	build | run) ;;
 	-h | --help | "")
-		sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -47,6 +59,10 @@ say() { printf '== %s\n' "$*"; }
 show() { printf '   $ %s\n' "$*"; }
 
 # ---------------------------------------------------------------- build
+# open_clip and what the GPU machine's image lacks of its requirements
+# (it has torch, torchvision, regex, tqdm, huggingface-hub, safetensors, timm)
+wheels=(open_clip_torch==3.3.0 ftfy==6.3.1 wcwidth==0.2.13)
+PEAK_TFLOPS=${PEAK_TFLOPS:-790}
 build_cmds=(
 	"go test -c -trimpath -ldflags=-s\\ -w -o $DIR/gpu.test ./gpu"
 	"go build -trimpath -ldflags=-s\\ -w -o $DIR/clipstream ./cmd/clipstream"
@@ -64,6 +80,14 @@ do_build() {
 	go test -c -trimpath -ldflags='-s -w' -o "$DIR/gpu.test" ./gpu
 	go build -trimpath -ldflags='-s -w' -o "$DIR/clipstream" ./cmd/clipstream
 	git rev-parse --short HEAD >"$DIR/commit" 2>/dev/null || echo unknown >"$DIR/commit"
+	say "downloading the open_clip wheels for the GPU machine's Python 3.12"
+	rm -rf "$DIR/whl"
+	if python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_17_x86_64 -d "$DIR/whl" "${wheels[@]}"; then
+		ls "$DIR/whl"
+	else
+		echo "gpu-check.sh build: could not download ${wheels[*]}: the open_clip comparison will not run" >&2
+	fi
 	ls -l "$DIR"
 	total=$(du -sk "$DIR" | cut -f1)
 	echo "$DIR: ${total} KiB (the working tree plus carried paths must stay under 64 MiB)"
@@ -118,25 +142,76 @@ do_run() {
 		status=1
 	fi
 
-	# ------------------------------------------------------------------
-	# TODO(ViT-B-32 benchmark, open_clip comparison): not written yet. The
-	# model is being written in trainer/; when `clipstream train` can run
-	# ViT-B-32 on --device cuda, add here, within the 8-minute budget:
-	#   1. clipstream: ViT-B-32 training steps on synthetic batches (or a
-	#      carried fixture shard), warm-up then timed steps with device
-	#      sync; report samples/s and MFU (44.3 GFLOP per sample; H200
-	#      dense bf16 peak ~989 TFLOP/s, measured ~790 on random data).
-	#   2. open_clip: the same model, batch and steps in PyTorch with bf16
-	#      autocast (open_clip travels as a wheel in .whl, carried, installed
-	#      with pip --no-index into /tmp/site; the machine has torch).
-	#   3. ten training steps of the small config on cuda vs cpu: the loss
-	#      trajectories within 1e-2.
-	#   4. rows: samples/s (ours), samples/s (open_clip), ratio (target
-	#      >= 1.2x), MFU (target >= 40%).
-	row "ViT-B-32 benchmark" TODO "not run: needs the trainer's model (see script)"
-	row "open_clip comparison" TODO "not run: needs the benchmark above"
-	# ------------------------------------------------------------------
+	# ------------------------------------------------- loss trajectories
+	# Ten steps of the small model from the same seed and synthetic
+	# batches on the CPU and on CUDA: the losses within 1e-2.
+	say "ten steps of the small model: CPU vs CUDA" | tee -a "$log"
+	local cs="$DIR/clipstream"
+	local traj=(bench --model small --batch 32 --warmup 0 --steps 10 --seed 1 --lr 1e-3 --json)
+	timeout 180 "$cs" "${traj[@]}" --device cpu >"$out/traj-cpu.txt" 2>>"$log" || true
+	for prec in fp32 bf16; do
+		timeout 120 "$cs" "${traj[@]}" --device cuda --precision "$prec" >"$out/traj-cuda-$prec.txt" 2>>"$log" || true
+		cat "$out/traj-cuda-$prec.txt" >>"$log"
+		local verdict
+		verdict=$(python3 - "$out/traj-cpu.txt" "$out/traj-cuda-$prec.txt" <<'PY'
+import json, sys
+def losses(p):
+    try:
+        return json.loads(open(p).read().strip().splitlines()[-1])["losses"]
+    except Exception as e:
+        return None
+cpu, gpu = losses(sys.argv[1]), losses(sys.argv[2])
+if cpu is None or gpu is None:
+    print("FAIL no result (%s)" % ("cpu" if cpu is None else "cuda"))
+elif len(cpu) != len(gpu):
+    print("FAIL %d vs %d steps" % (len(cpu), len(gpu)))
+else:
+    d = max(abs(a - b) for a, b in zip(cpu, gpu))
+    print("%s max |loss diff| %.2e over %d steps (cpu %.4f→%.4f)" % ("ok" if d <= 1e-2 else "FAIL", d, len(cpu), cpu[0], cpu[-1]))
+PY
+)
+		row "small, 10 steps, $prec" "${verdict%% *}" "${verdict#* }"
+		[ "${verdict%% *}" = ok ] || status=1
+	done
 
+	# ------------------------------------------------- ViT-B-32 benchmark
+	say "ViT-B-32 training steps: clipstream (bf16)" | tee -a "$log"
+	local vb=(bench --model ViT-B-32 --batch 256 --warmup 3 --steps 20 --peak-tflops "$PEAK_TFLOPS" --json)
+	timeout 240 "$cs" "${vb[@]}" --device cuda --precision bf16 >"$out/bench-clipstream.txt" 2>>"$log" || true
+	tail -n 25 "$out/bench-clipstream.txt" >>"$log"
+
+	say "ViT-B-32 training steps: open_clip (PyTorch bf16 autocast)" | tee -a "$log"
+	if ls "$DIR"/whl/open_clip_torch-*.whl >/dev/null 2>&1; then
+		python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/gpucheck-site "$DIR"/whl/*.whl >>"$log" 2>&1 || true
+		PYTHONPATH=/tmp/gpucheck-site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 timeout 240 python3 bench/gpu/openclip_bench.py \
+			--device cuda --precision bf16 --model ViT-B-32 --batch 256 --warmup 3 --steps 20 --peak-tflops "$PEAK_TFLOPS" \
+			>"$out/bench-openclip.txt" 2>>"$log" || true
+		tail -n 25 "$out/bench-openclip.txt" >>"$log"
+	else
+		echo "no open_clip wheel in $DIR/whl (scripts/gpu-check.sh build downloads it)" | tee -a "$log"
+	fi
+	local bench
+	bench=$(python3 - "$out/bench-clipstream.txt" "$out/bench-openclip.txt" <<'PY'
+import json, sys
+def result(p):
+    try:
+        return json.loads(open(p).read().strip().splitlines()[-1])
+    except Exception:
+        return None
+ours, ref = result(sys.argv[1]), result(sys.argv[2])
+def desc(r):
+    return "%.0f samples/s, %.1f ms/step, %.0f TFLOP/s, MFU %.1f%%" % (r["samples_per_s"], r["median_step_ms"], r["tflops"], 100 * r.get("mfu", 0))
+print("ViT-B-32 clipstream bf16\t%s\t%s" % (("ok" if ours and ours.get("mfu", 0) >= 0.4 else "BELOW") if ours else "FAIL", desc(ours) if ours else "no result (see gpu-check.log)"))
+print("ViT-B-32 open_clip bf16\t%s\t%s" % ("ok" if ref else "FAIL", desc(ref) + ", torch " + ref.get("torch", "?") if ref else "no result (see gpu-check.log)"))
+if ours and ref:
+    r = ours["samples_per_s"] / ref["samples_per_s"]
+    print("ratio clipstream/open_clip\t%s\t%.2fx (target >= 1.2x)" % ("ok" if r >= 1.2 else "BELOW", r))
+PY
+)
+	while IFS=$'\t' read -r name res detail; do
+		[ -n "$name" ] && row "$name" "$res" "$detail"
+		[ "$res" = FAIL ] && status=1
+	done <<<"$bench"
 	row "wall time" "" "$((SECONDS - t0)) s"
 	{
 		echo
@@ -160,7 +235,10 @@ do_dry() {
 	echo "run (GPU machine, repo root, carry $DIR):"
 	show "CLIPSTREAM_REQUIRE_GPU=1 CLIPSTREAM_REQUIRE_NVRTC=1 CLIPSTREAM_GPU_REPORT=\$OUT/ops.tsv $DIR/gpu.test -test.v -test.count=1 -test.timeout=5m"
 	show "$DIR/clipstream --help"
-	echo "   TODO (not run yet): ViT-B-32 benchmark, open_clip comparison, 10-step loss trajectory"
+	show "$DIR/clipstream bench --model small --batch 32 --warmup 0 --steps 10 --seed 1 --lr 1e-3 --json --device cpu|cuda [--precision fp32|bf16]   (loss trajectories within 1e-2)"
+	show "$DIR/clipstream bench --model ViT-B-32 --batch 256 --warmup 3 --steps 20 --peak-tflops $PEAK_TFLOPS --json --device cuda --precision bf16"
+	show "pip install --no-index --target /tmp/gpucheck-site $DIR/whl/*.whl   (${wheels[*]})"
+	show "python3 bench/gpu/openclip_bench.py --device cuda --precision bf16 --model ViT-B-32 --batch 256 --warmup 3 --steps 20"
 	echo "on the GPU machine, from the repository root with $DIR copied along:"
 	show "scripts/gpu-check.sh run"
 	echo "op checks that would run (from gpu/ops_test.go):"

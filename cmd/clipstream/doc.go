@@ -18,6 +18,7 @@
 //	shards cat     print the captions and metadata of one shard
 //	dedup stats    counts per kind and size on disk of a crawl's dedup index
 //	train          train CLIP on shards streamed from storage, checkpointing to storage
+//	bench          time training steps on synthetic batches: samples/s, TFLOP/s, MFU
 //	eval           zero-shot and retrieval evaluation of a checkpoint
 //	plot           draw a run's loss, learning-rate and evaluation curves as a PNG
 //	demo           the whole pipeline on the embedded defaults: crawl, dedup, shard, train, resume, evaluate

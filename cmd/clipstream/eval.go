@@ -68,7 +68,7 @@ func runEval(ctx context.Context, o evalOptions, e *env) error {
 	if len(o.Data) == 0 {
 		return usageErrorf("--data is required")
 	}
-	be, closeBackend, err := backend(o.Device, e.log)
+	be, closeBackend, err := backend(o.Device, "fp32", e.log)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ var allVerbs = [][]string{
 	{"fixture-site"},
 	{"plot"},
 	{"train"},
+	{"bench"},
 	{"eval"},
 	{"demo"},
 	{"version"},

@@ -108,6 +108,7 @@ AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION).
 		newShardsCmd(e),
 		newDedupCmd(e),
 		newTrainCmd(e),
+		newBenchCmd(e),
 		newEvalCmd(e),
 		newPlotCmd(e),
 		newDemoCmd(e),

@@ -27,6 +27,7 @@ type trainOptions struct {
 	Steps           int      // steps to train; 0 = use Epochs
 	Epochs          int      // epochs to train; 0 = use Steps
 	Device          string   // auto|cpu|cuda
+	Precision       string   // fp32|bf16 (cuda's GEMMs)
 	Resume          string   // auto|none|checkpoint URL
 	Force           bool     // resume against a changed dataset
 	LR              float64
@@ -45,6 +46,7 @@ type trainOptions struct {
 func (o *trainOptions) addFlags(fs *pflag.FlagSet) {
 	o.Device = "auto"
 	o.Resume = "auto"
+	o.Precision = "fp32"
 	fs.StringArrayVar(&o.Data, "data", nil, "dataset store `URL`, optionally URL:weight; repeat to mix datasets")
 	fs.StringVar(&o.Run, "run", "", "store `URL` of the run: checkpoints/, metrics.jsonl")
 	fs.StringVar(&o.Model, "model", "", "model configuration `name`: "+strings.Join(model.ConfigNames(), ", "))
@@ -54,6 +56,7 @@ func (o *trainOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Epochs, "epochs", 0, "number of epochs to train (instead of --steps): epochs × ⌊samples/batch⌋ steps")
 	fs.Var(newEnumValue(&o.Device, "auto", "cpu", "cuda"), "device",
 		"where to compute: auto (CUDA when a device answers, else CPU), cpu or cuda")
+	addPrecisionFlag(fs, &o.Precision)
 	fs.StringVar(&o.Resume, "resume", o.Resume, "`auto|none|URL`: auto continues from the run's latest checkpoint if there is one, none starts afresh, a URL names a checkpoint (or a run)")
 	fs.BoolVar(&o.Force, "force", false, "resume even though the dataset's fingerprint differs from the checkpoint's")
 	fs.Float64Var(&o.LR, "lr", 5e-4, "peak learning rate")
@@ -128,17 +131,28 @@ func parseSource(s string) (loader.Source, error) {
 	return loader.Source{URL: s}, nil
 }
 
-// backend picks the compute backend for --device; close releases it.
+// addPrecisionFlag adds --precision, shared by train and bench.
+func addPrecisionFlag(fs *pflag.FlagSet, p *string) {
+	fs.Var(newEnumValue(p, "fp32", "bf16"), "precision",
+		"GEMM precision on cuda: fp32, or bf16 operands with fp32 accumulation and fp32 master weights (the CPU computes in fp32)")
+}
+
+// backend picks the compute backend for --device and --precision; close
+// releases it.
 //
 // cuda opens the CUDA backend (package gpu): the driver, cuBLAS and NVRTC
 // loaded at run time. Its kernels compile and its host side is tested, but
 // its numerics have not yet been checked on a GPU against the CPU
 // reference, so auto keeps the CPU until they have (scripts/gpu-check.sh).
-func backend(device string, log *slog.Logger) (be ops.Backend, close func() error, err error) {
+func backend(device, precision string, log *slog.Logger) (be ops.Backend, close func() error, err error) {
 	nop := func() error { return nil }
 	switch device {
 	case "cuda":
-		g, err := gpu.New(gpu.Options{})
+		p := gpu.FP32
+		if precision == "bf16" {
+			p = gpu.BF16
+		}
+		g, err := gpu.New(gpu.Options{Precision: p})
 		if err != nil {
 			return nil, nop, fmt.Errorf("--device cuda: %w", err)
 		}
@@ -150,6 +164,9 @@ func backend(device string, log *slog.Logger) (be ops.Backend, close func() erro
 		} else {
 			log.Info("device auto: using the CPU", "cuda", err)
 		}
+	}
+	if precision == "bf16" {
+		log.Warn("--precision bf16 applies to --device cuda; the CPU computes in fp32")
 	}
 	return ops.NewCPU(), nop, nil
 }
@@ -178,7 +195,7 @@ func runTrain(ctx context.Context, o trainOptions, e *env) error {
 		}
 		srcs = append(srcs, s)
 	}
-	be, closeBackend, err := backend(o.Device, e.log)
+	be, closeBackend, err := backend(o.Device, o.Precision, e.log)
 	if err != nil {
 		return err
 	}

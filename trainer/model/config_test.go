@@ -111,3 +111,21 @@ func TestInitStatistics(t *testing.T) {
 		t.Errorf("text out_proj std %v", p.init.v)
 	}
 }
+
+// TestTrainFLOPs: ViT-B-32's count matches the published accounting
+// (8.82 + 5.96 GFLOP forward, 44.3 per training sample).
+func TestTrainFLOPs(t *testing.T) {
+	c, err := LookupConfig("ViT-B-32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, txt := c.ForwardFLOPs()
+	for _, x := range []struct {
+		name      string
+		got, want float64
+	}{{"image forward", img / 1e9, 8.82}, {"text forward", txt / 1e9, 5.96}, {"per training sample", c.TrainFLOPsPerSample() / 1e9, 44.3}} {
+		if math.Abs(x.got-x.want) > 0.002*x.want { // the published figures are rounded
+			t.Errorf("%s: %.3f GFLOP, want %.2f", x.name, x.got, x.want)
+		}
+	}
+}
