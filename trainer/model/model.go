@@ -3,6 +3,8 @@ package model
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/clipstream/clipstream/trainer/ops"
 )
@@ -366,9 +368,27 @@ func (m *Model) Forward(images []float32, tokens []int32, B int) (float32, error
 // over the grid: patch (gy,gx) at row gy·G+gx, value (c,i,j) at c·p²+i·p+j,
 // so that conv1.weight [W,3,p,p] is the matmul weight [W,3p²].
 func patchify(dst, img []float32, B, S, p int) {
+	// A ViT-B-32 batch of 256 is 154 MB: cut it across the cores (a
+	// device backend waits for this copy before the upload).
+	per := 3 * S * S
+	workers := min(B, runtime.GOMAXPROCS(0), max(1, B*per/(1<<20)))
+	if workers <= 1 {
+		patchifyRange(dst, img, 0, B, S, p)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := B*w/workers, B*(w+1)/workers
+		wg.Go(func() { patchifyRange(dst, img, lo, hi, S, p) })
+	}
+	wg.Wait()
+}
+
+// patchifyRange does patchify's work for the images [lo, hi).
+func patchifyRange(dst, img []float32, lo, hi, S, p int) {
 	G := S / p
 	pd := 3 * p * p
-	for b := range B {
+	for b := lo; b < hi; b++ {
 		for gy := range G {
 			for gx := range G {
 				row := dst[((b*G+gy)*G+gx)*pd:][:pd]
