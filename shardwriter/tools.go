@@ -364,3 +364,69 @@ func GC(ctx context.Context, store storage.Store, prefix string, grace time.Dura
 	}
 	return orphans, nil
 }
+
+// StaleUpload is an incomplete upload of a shard data object that GCUploads
+// found: the parts a writer killed in the middle of a shard's upload left
+// behind, invisible to readers but taking space.
+type StaleUpload struct {
+	storage.IncompleteUpload
+	Aborted bool
+}
+
+// GCUploads finds the incomplete uploads of shard data under prefix that
+// are older than grace and, unless dryRun, aborts them. It does nothing on
+// stores without incomplete uploads (file://, which removes its own stale
+// temporary files). It lists the uploads under prefix's shards/, which
+// finds them all on servers that list by prefix (AWS S3), and asks for the
+// next data key of every writer that has shards there — where a writer
+// killed in a shard's upload left it — which finds those on servers that
+// list one key at a time (MinIO, which also expires stale uploads itself,
+// after 24 hours by default).
+func GCUploads(ctx context.Context, store storage.Store, prefix string, grace time.Duration, dryRun bool) ([]StaleUpload, error) {
+	ab, ok := store.(storage.UploadAborter)
+	if !ok {
+		return nil, nil
+	}
+	next := map[string]int{} // writer → highest sequence seen
+	for info, err := range store.List(ctx, prefix+ShardsDir) {
+		if err != nil {
+			return nil, fmt.Errorf("shardwriter: gc uploads: %w", err)
+		}
+		name := path.Base(info.Key)
+		w, seq, _, ok := ParseShardName(name)
+		if !ok || info.Key != prefix+ShardsDir+name {
+			continue
+		}
+		if s, seen := next[w]; !seen || seq > s {
+			next[w] = seq
+		}
+	}
+	probes := []string{prefix + ShardsDir}
+	writers := slices.Sorted(maps.Keys(next))
+	for _, w := range writers {
+		probes = append(probes, DataKey(prefix, w, next[w]+1))
+	}
+	var out []StaleUpload
+	seen := map[string]bool{}
+	now := time.Now()
+	for _, p := range probes {
+		for u, err := range ab.IncompleteUploads(ctx, p) {
+			if err != nil {
+				return out, fmt.Errorf("shardwriter: gc uploads: %w", err)
+			}
+			if seen[u.ID] || !strings.HasSuffix(u.Key, DataSuffix) || now.Sub(u.Initiated) < grace {
+				continue
+			}
+			seen[u.ID] = true
+			su := StaleUpload{IncompleteUpload: u}
+			if !dryRun {
+				if err := ab.AbortUpload(ctx, u); err != nil {
+					return out, fmt.Errorf("shardwriter: gc uploads: %w", err)
+				}
+				su.Aborted = true
+			}
+			out = append(out, su)
+		}
+	}
+	return out, nil
+}

@@ -680,3 +680,58 @@ func (c *idleConn) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// IncompleteUploads implements UploadAborter.
+func (s *s3Store) IncompleteUploads(ctx context.Context, prefix string) iter.Seq2[IncompleteUpload, error] {
+	return func(yield func(IncompleteUpload, error) bool) {
+		if err := checkPrefix(prefix); err != nil {
+			yield(IncompleteUpload{}, &Error{Op: "list uploads", URL: s.keyURL(prefix), Err: err})
+			return
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		ch := s.client.ListIncompleteUploads(lctx, s.bucket, s.prefix+prefix, true)
+		defer func() {
+			cancel()
+			for range ch { // let minio-go's lister goroutine finish
+			}
+		}()
+		for u := range ch {
+			if u.Err != nil {
+				err := s.mapErr(u.Err)
+				if ctx.Err() != nil {
+					err = ctx.Err()
+				}
+				yield(IncompleteUpload{}, &Error{Op: "list uploads", URL: s.keyURL(prefix), Err: err})
+				return
+			}
+			if !yield(IncompleteUpload{Key: strings.TrimPrefix(u.Key, s.prefix), ID: u.UploadID, Initiated: u.Initiated}, nil) {
+				return
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			yield(IncompleteUpload{}, &Error{Op: "list uploads", URL: s.keyURL(prefix), Err: err})
+		}
+	}
+}
+
+// AbortUpload implements UploadAborter.
+func (s *s3Store) AbortUpload(ctx context.Context, u IncompleteUpload) error {
+	if err := CheckKey(u.Key); err != nil {
+		return &Error{Op: "abort upload", URL: s.keyURL(u.Key), Err: err}
+	}
+	if u.ID == "" {
+		return &Error{Op: "abort upload", URL: s.keyURL(u.Key), Err: errors.New("no upload id")}
+	}
+	err := s.core.AbortMultipartUpload(ctx, s.bucket, s.prefix+u.Key, u.ID)
+	if err == nil {
+		return nil
+	}
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) && resp.Code == "NoSuchUpload" {
+		return nil
+	}
+	return &Error{Op: "abort upload", URL: s.keyURL(u.Key), Err: s.mapErr(err)}
+}
+
+var _ UploadAborter = (*s3Store)(nil)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/clipstream/clipstream/internal/s3test"
 	"github.com/clipstream/clipstream/storage"
 	"github.com/clipstream/clipstream/storage/storagetest"
@@ -84,5 +86,75 @@ func TestS3Permanent(t *testing.T) {
 			}
 			t.Logf("%s after %v: %v", tc.name, elapsed.Round(time.Millisecond), err)
 		})
+	}
+}
+
+// leaveUpload begins a multipart upload of key in bucket and sends one
+// part, as a writer killed in the middle of a Put leaves it.
+func leaveUpload(t *testing.T, bucket, key string) string {
+	t.Helper()
+	core := minio.Core{Client: s3test.AdminClient(t)}
+	id, err := core.NewMultipartUpload(t.Context(), bucket, key, minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := strings.Repeat("x", 5<<20)
+	if _, err := core.PutObjectPart(t.Context(), bucket, key, id, 1, strings.NewReader(part), int64(len(part)), minio.PutObjectPartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestS3IncompleteUploads: uploads a killed writer left are listed under
+// their store-relative keys (only those under the prefix asked for, only
+// this store's), and aborting them frees them; aborting twice is no error.
+func TestS3IncompleteUploads(t *testing.T) {
+	bucket := s3test.NewBucket(t)
+	prefix := s3test.RandomName("p")
+	s := openS3(t, "s3://"+bucket+"/"+prefix, s3TestOptions())
+	ab, ok := s.(storage.UploadAborter)
+	if !ok {
+		t.Fatal("the s3 store does not implement UploadAborter")
+	}
+	id1 := leaveUpload(t, bucket, prefix+"/shards/a-000001.tar.zst")
+	id2 := leaveUpload(t, bucket, prefix+"/other/b")
+	leaveUpload(t, bucket, "c") // another store's (the bucket root's)
+	list := func(p string) []storage.IncompleteUpload {
+		var us []storage.IncompleteUpload
+		for u, err := range ab.IncompleteUploads(t.Context(), p) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			us = append(us, u)
+		}
+		return us
+	}
+	// MinIO lists uploads by exact key only (AWS S3 by any prefix), so
+	// ask for each key.
+	sh := list("shards/a-000001.tar.zst")
+	if len(sh) != 1 || sh[0].Key != "shards/a-000001.tar.zst" || sh[0].ID != id1 || time.Since(sh[0].Initiated) > time.Hour {
+		t.Fatalf("shards/a-000001.tar.zst: %+v, want its one upload (%s)", sh, id1)
+	}
+	ob := list("other/b")
+	if len(ob) != 1 || ob[0].ID != id2 {
+		t.Fatalf("other/b: %+v, want its one upload (%s)", ob, id2)
+	}
+	if n := list("c"); len(n) != 0 {
+		t.Fatalf("c: %+v, want none (another store's upload is not this one's)", n)
+	}
+	all := append(sh, ob...)
+	for _, u := range all {
+		if err := ab.AbortUpload(t.Context(), u); err != nil {
+			t.Fatalf("abort %+v: %v", u, err)
+		}
+	}
+	if left := append(list("shards/a-000001.tar.zst"), list("other/b")...); len(left) != 0 {
+		t.Errorf("after aborting, %+v left", left)
+	}
+	if err := ab.AbortUpload(t.Context(), storage.IncompleteUpload{Key: "other/b", ID: id2}); err != nil {
+		t.Errorf("aborting an aborted upload: %v", err)
+	}
+	if err := ab.AbortUpload(t.Context(), storage.IncompleteUpload{Key: "../x", ID: id2}); err == nil {
+		t.Error("aborting under an invalid key: no error")
 	}
 }

@@ -246,3 +246,28 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// IncompleteUpload is a write that a writer began and never finished: on
+// s3://, a multipart upload whose process was killed before it completed
+// or aborted it. Its parts are invisible to Get and List but take space
+// (and are billed) until aborted. file:// has no such thing: it removes
+// its own stale temporary files when opened.
+type IncompleteUpload struct {
+	Key       string    // the key it would have written, relative to the store's root
+	ID        string    // the upload's id
+	Initiated time.Time // when the upload began
+}
+
+// UploadAborter is implemented by stores whose interrupted writes leave
+// incomplete uploads behind (s3://). Callers check for it with a type
+// assertion; a store without it has nothing to clean.
+type UploadAborter interface {
+	// IncompleteUploads yields the incomplete uploads of keys starting
+	// with prefix. Some servers (MinIO) list only the uploads of one exact
+	// key, so a caller that knows the keys it looks for should pass each
+	// as the prefix. An error is yielded once, as the last element.
+	IncompleteUploads(ctx context.Context, prefix string) iter.Seq2[IncompleteUpload, error]
+	// AbortUpload aborts u, freeing its parts. Aborting an upload that is
+	// already gone is not an error.
+	AbortUpload(ctx context.Context, u IncompleteUpload) error
+}

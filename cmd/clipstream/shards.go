@@ -311,14 +311,21 @@ func newShardsGCCmd(e *env, opts *shardsOptions) *cobra.Command {
 	var gcOpts shardsGCOptions
 	cmd := &cobra.Command{
 		Use:   "gc [flags]",
-		Short: "Remove orphan shard data objects left by interrupted writers",
+		Short: "Remove orphan shard data objects and incomplete uploads left by interrupted writers",
 		Long: `gc finds the data objects under --data/shards/ that have no committed sidecar (orphans
 of writers that crashed or were killed before committing) and are older than --grace.
 Younger ones may be shards still being committed and are left alone. Committed shards
 are never touched.
 
+On s3:// it also finds the incomplete multipart uploads of shard data older than
+--grace (the parts a writer killed in the middle of an upload left: invisible, but
+stored and billed) and aborts them. It lists them under shards/ (AWS S3 answers for the
+whole prefix) and asks for the next shard of every writer (MinIO answers only for one
+key; it also expires stale uploads itself after 24 hours by default).
+
 gc is a dry run by default: it prints "would remove KEY" for each orphan and a total.
-With --delete it removes them and prints "removed KEY" for each.`,
+With --delete it removes them and prints "removed KEY" for each (and "aborted
+incomplete upload of KEY" for uploads).`,
 		Example: `  # list the orphans that would be removed
   clipstream shards gc --data s3://my-bucket/corpus
 
@@ -359,7 +366,26 @@ func runShardsGC(ctx context.Context, opts shardsOptions, gcOpts shardsGCOptions
 		} else {
 			fmt.Fprintf(w, "%d orphan(s), %s would be removed (dry run: pass --delete to remove them)\n", len(orphans), formatBytes(size))
 		}
-		log.Info("gc done", "orphans", len(orphans), "grace", gcOpts.Grace, "deleted", gcOpts.Delete)
+		uploads, err := shardwriter.GCUploads(ctx, store, datasetPrefix, gcOpts.Grace, !gcOpts.Delete)
+		for _, u := range uploads {
+			verb := "would abort"
+			if u.Aborted {
+				verb = "aborted"
+			}
+			fmt.Fprintf(w, "%s incomplete upload of %s (begun %s, %s ago)\n", verb, u.Key,
+				u.Initiated.UTC().Format(time.RFC3339), now.Sub(u.Initiated).Round(time.Second))
+		}
+		if err != nil {
+			return err
+		}
+		if _, ok := store.(storage.UploadAborter); ok {
+			if gcOpts.Delete {
+				fmt.Fprintf(w, "aborted %d incomplete upload(s)\n", len(uploads))
+			} else {
+				fmt.Fprintf(w, "%d incomplete upload(s) would be aborted\n", len(uploads))
+			}
+		}
+		log.Info("gc done", "orphans", len(orphans), "uploads", len(uploads), "grace", gcOpts.Grace, "deleted", gcOpts.Delete)
 		return nil
 	})
 }
