@@ -30,15 +30,19 @@ import (
 	"log"
 	"math"
 	mrand "math/rand/v2"
+	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,6 +69,8 @@ func main() {
 		err = runCmd(ctx, os.Args[2:])
 	case "s3":
 		err = s3Cmd(ctx, os.Args[2:])
+	case "proxy-server":
+		err = proxyServer(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -305,6 +311,8 @@ func s3Cmd(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 3, "runs of each kind")
 	epochs := fs.Int("epochs", 1, "whole epochs per run")
 	latency := fs.Duration("latency", 50*time.Millisecond, "latency added to every response")
+	proc := fs.Bool("proxy-process", false, "run the toxiproxy in a child process (its own cores), not in this one")
+	proxyProcs := fs.Int("proxy-procs", 1, "GOMAXPROCS of the proxy's child process")
 	_ = fs.Parse(args)
 	endpoint := os.Getenv("AWS_ENDPOINT_URL")
 	if endpoint == "" || *dir == "" {
@@ -319,30 +327,37 @@ func s3Cmd(ctx context.Context, args []string) error {
 	if err := copyDataset(ctx, "file://"+*dir, url); err != nil {
 		return err
 	}
-	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	proxy := toxiproxy.NewProxy(srv, "minio", "127.0.0.1:0", strings.TrimPrefix(endpoint, "http://"))
-	if err := proxy.Start(); err != nil {
+	var px latencyProxy
+	if *proc {
+		px, err = startProxyProcess(ctx, strings.TrimPrefix(endpoint, "http://"), *proxyProcs)
+	} else {
+		px, err = startProxyInProcess(strings.TrimPrefix(endpoint, "http://"))
+	}
+	if err != nil {
 		return err
 	}
-	defer proxy.Stop()
-	opts := storage.Options{Endpoint: "http://" + proxy.Listen}
+	defer px.close()
+	opts := storage.Options{Endpoint: "http://" + px.listen()}
 	tok, err := tokenizer.New()
 	if err != nil {
 		return err
 	}
-	toxic := fmt.Sprintf(`{"name":"lat","type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":%d,"jitter":0}}`, latency.Milliseconds())
+	base := "s3"
+	if *proc {
+		base = fmt.Sprintf("s3-p%d", runtime.GOMAXPROCS(0))
+	}
 	for range *runs {
 		for _, lat := range []bool{false, true} {
-			label := "s3"
+			label := base
 			if lat {
-				if _, err := proxy.Toxics.AddToxicJson(strings.NewReader(toxic)); err != nil {
+				if err := px.setLatency(*latency); err != nil {
 					return err
 				}
-				label = fmt.Sprintf("s3+%dms", latency.Milliseconds())
+				label = fmt.Sprintf("%s+%dms", base, latency.Milliseconds())
 			}
 			res, err := measure(ctx, url, opts, *epochs, tok)
 			if lat {
-				if rerr := proxy.Toxics.RemoveToxic(ctx, "lat"); rerr != nil && err == nil {
+				if rerr := px.clear(); rerr != nil && err == nil {
 					err = rerr
 				}
 			}
@@ -352,6 +367,99 @@ func s3Cmd(ctx context.Context, args []string) error {
 			res.print(label)
 		}
 	}
+	return nil
+}
+
+// latencyProxy is a toxiproxy in front of MinIO that can add latency to
+// every response.
+type latencyProxy interface {
+	listen() string
+	setLatency(time.Duration) error
+	clear() error
+	close()
+}
+
+// inProcess runs the toxiproxy inside the benchmark process: its work
+// shares the loader's cores.
+type inProcess struct{ p *toxiproxy.Proxy }
+
+func startProxyInProcess(upstream string) (latencyProxy, error) {
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	p := toxiproxy.NewProxy(srv, "minio", "127.0.0.1:0", upstream)
+	if err := p.Start(); err != nil {
+		return nil, err
+	}
+	return inProcess{p}, nil
+}
+
+func (x inProcess) listen() string { return x.p.Listen }
+func (x inProcess) setLatency(d time.Duration) error {
+	toxic := fmt.Sprintf(`{"name":"lat","type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":%d,"jitter":0}}`, d.Milliseconds())
+	_, err := x.p.Toxics.AddToxicJson(strings.NewReader(toxic))
+	return err
+}
+func (x inProcess) clear() error { return x.p.Toxics.RemoveToxic(context.Background(), "lat") }
+func (x inProcess) close()       { x.p.Stop() }
+
+// outOfProcess runs the toxiproxy server in a child process (this binary's
+// proxy-server command) with its own GOMAXPROCS, driven through its HTTP
+// API, so that with the loader at GOMAXPROCS=1 the proxy's work lands on
+// another core, as a remote store's would.
+type outOfProcess struct {
+	cmd   *exec.Cmd
+	proxy *toxiclient.Proxy
+}
+
+func startProxyProcess(ctx context.Context, upstream string, procs int) (latencyProxy, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	cmd := exec.CommandContext(ctx, os.Args[0], "proxy-server", "-port", port)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", procs))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := toxiclient.NewClient("127.0.0.1:" + port)
+	var px *toxiclient.Proxy
+	for i := 0; ; i++ {
+		if px, err = c.CreateProxy("minio", "127.0.0.1:0", upstream); err == nil {
+			break
+		}
+		if i == 100 {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("proxy-server on port %s: %w", port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return &outOfProcess{cmd: cmd, proxy: px}, nil
+}
+
+func (x *outOfProcess) listen() string { return x.proxy.Listen }
+func (x *outOfProcess) setLatency(d time.Duration) error {
+	_, err := x.proxy.AddToxic("lat", "latency", "downstream", 1, toxiclient.Attributes{"latency": d.Milliseconds(), "jitter": 0})
+	return err
+}
+func (x *outOfProcess) clear() error { return x.proxy.RemoveToxic("lat") }
+func (x *outOfProcess) close() {
+	x.cmd.Process.Kill()
+	x.cmd.Wait()
+}
+
+// proxyServer serves the toxiproxy HTTP API on 127.0.0.1:PORT until killed.
+func proxyServer(args []string) error {
+	fs := flag.NewFlagSet("proxy-server", flag.ExitOnError)
+	port := fs.String("port", "", "API port")
+	_ = fs.Parse(args)
+	if *port == "" {
+		return errors.New("proxy-server: needs -port")
+	}
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	srv.Listen("127.0.0.1", *port)
 	return nil
 }
 

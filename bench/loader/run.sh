@@ -13,7 +13,10 @@
 # 3. under scripts/minio.sh run: copies the shards into MinIO and alternates RUNS runs of
 #    our loader through an in-process toxiproxy without and with 50 ms added to every
 #    response (GOMAXPROCS = all cores; at least 5 pairs). fetch-wait-s is the time the
-#    loader waited for shards to arrive, the latency its prefetch did not hide.
+#    loader waited for shards to arrive, the latency its prefetch did not hide;
+# 4. the same pairs with the loader on one core (GOMAXPROCS=1) and the toxiproxy in a child
+#    process of its own, so that on a small machine the proxy's work is not charged to the
+#    loader's core (as a remote store's would not be).
 #
 # "per core" is samples per CPU-second of the whole process (user+system; for Python its
 # zstd children too), which stays meaningful on a busy machine where wall time does not.
@@ -55,6 +58,8 @@ raw=bench/out/loader-$(date +%Y%m%d-%H%M%S).txt
 	done
 	log "s3:// through toxiproxy"
 	scripts/minio.sh run "$work/loaderbench" s3 -dir "$work/ds" -runs "$S3RUNS" -latency 50ms
+	log "s3:// through a toxiproxy in its own process; the loader on one core"
+	GOMAXPROCS=1 scripts/minio.sh run "$work/loaderbench" s3 -dir "$work/ds" -runs "$S3RUNS" -latency 50ms -proxy-process
 } | tee "$raw" >&2
 
 awk '
@@ -82,6 +87,11 @@ END {
 		# for shards, which the fetch-wait metric measures.
 		extra = median(fw["s3+50ms"]) - median(fw["s3"]); if (extra < 0) extra = 0
 		printf "s3 with 50 ms latency / without, from the extra time waiting for shards (%.3f s per run): %.3f\n", extra, median(wall["s3"]) / (median(wall["s3"]) + extra)
+	}
+	if ("s3-p1" in seen && "s3-p1+50ms" in seen) {
+		printf "s3, loader on one core, proxy in its own process: with 50 ms latency / without, samples/s (wall): %.3f\n", median(sps["s3-p1+50ms"]) / median(sps["s3-p1"])
+		extra = median(fw["s3-p1+50ms"]) - median(fw["s3-p1"]); if (extra < 0) extra = 0
+		printf "s3, loader on one core: with 50 ms latency / without, from the extra time waiting for shards (%.3f s per run): %.3f\n", extra, median(wall["s3-p1"]) / (median(wall["s3-p1"]) + extra)
 	}
 	printf "GOMAXPROCS=2 / =1 per core (samples/cpu-s): %.2f\n", median(cps["go-file-p2"]) / median(cps["go-file-p1"])
 	printf "ratio to webdataset per core (samples/cpu-s, GOMAXPROCS=1 vs one Python process): %.2f\n", median(cps["go-file-p1"]) / median(cps["wds"])
