@@ -60,7 +60,11 @@
 // optional bf16 copy of the weights that the fused AdamWStep keeps
 // current, and the contrastive loss kept in fp32. Beyond the interface:
 // AdamWStep, EnableBF16Copy, SumSquares (gradient clipping) and
-// NormalizeImages (uint8 HWC to normalised NCHW on the device).
+// NormalizeImages (uint8 HWC to normalised NCHW on the device). The
+// trainer finds the first three through ops.Optimizer and ops.BF16Copier,
+// so a training step keeps the weights, gradients and moments on the
+// device: only the images, the tokens, the loss, the squared gradient norm
+// and the logit scale cross the bus.
 //
 // The op checks (ops_test.go) compare every op with the CPU reference on a
 // GPU; they skip without one unless CLIPSTREAM_REQUIRE_GPU=1.
