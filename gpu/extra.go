@@ -176,6 +176,39 @@ func (b *Backend) NormalizeImages(out ops.Tensor, pix []uint8, N, S int, mean, s
 	})
 }
 
+// UploadPatches uploads B images of uint8 [3,S,S] (NCHW, the loader's
+// Uint8 output: a quarter of the bytes of float32 images) and writes them
+// to dst as the vision tower's patch rows [B·(S/p)², 3·p·p], each value
+// normalised to (pix/255 − mean[c])/std[c], in one kernel
+// (model.PatchUploader).
+func (b *Backend) UploadPatches(dst ops.Tensor, pix []uint8, B, S, p int, mean, std [3]float32) {
+	a := b.args("UploadPatches")
+	a.check(B >= 0 && S > 0 && p > 0 && S%p == 0, "B %d, S %d, p %d: want S a multiple of p", B, S, p)
+	a.check(len(pix) == B*3*S*S, "%d pixel bytes for %d images of 3×%d×%d", len(pix), B, S, S)
+	for c := range 3 {
+		a.check(std[c] > 0, "std[%d] = %g", c, std[c])
+	}
+	o := a.out("dst", dst, len(pix))
+	var sc, sh [3]float32
+	for c := range 3 {
+		sc[c] = 1 / (255 * std[c])
+		sh[c] = -mean[c] / std[c]
+	}
+	b.run(a, func() error {
+		if len(pix) == 0 {
+			return nil
+		}
+		d, err := b.scratchPtr("pixels", int64(len(pix)))
+		if err != nil {
+			return err
+		}
+		if err := b.upload(d, pix, true); err != nil {
+			return err
+		}
+		return b.launch("image_patches", elementwise(int64(len(pix))), o, d, B, S, p, sc[0], sc[1], sc[2], sh[0], sh[1], sh[2])
+	})
+}
+
 // roundTripBF16 sets dst to src cast to bf16 and back (a check of the
 // cast kernels).
 func (b *Backend) roundTripBF16(dst, src ops.Tensor) {

@@ -437,6 +437,12 @@ func TestOpArgumentChecks(t *testing.T) {
 		{"image bytes", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
 			b.NormalizeImages(mk(2*3*4*4), make([]uint8, 10), 2, 4, [3]float32{}, [3]float32{1, 1, 1})
 		}},
+		{"patch pixel bytes", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
+			b.UploadPatches(mk(2*3*8*8), make([]uint8, 10), 2, 8, 4, [3]float32{}, [3]float32{1, 1, 1})
+		}},
+		{"patch size", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
+			b.UploadPatches(mk(3*8*8), make([]uint8, 3*8*8), 1, 8, 3, [3]float32{}, [3]float32{1, 1, 1})
+		}},
 		{"adamw step", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
 			b.AdamWStep(mk(4), mk(4), mk(4), mk(4), AdamW{Step: 0})
 		}},

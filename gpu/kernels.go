@@ -23,7 +23,7 @@ var kernelFS embed.FS
 var kernelFiles = map[string][]string{
 	"activation.cu":  {"gelu_forward", "gelu_backward", "quickgelu_forward", "quickgelu_backward", "add_bias", "bias_backward"},
 	"attention.cu":   {"attn_permute", "attn_permute_backward", "attn_unpermute", "attn_unpermute_backward", "attn_softmax_forward", "attn_softmax_backward"},
-	"cast.cu":        {"f32_to_bf16_kernel", "bf16_to_f32_kernel", "image_normalize"},
+	"cast.cu":        {"f32_to_bf16_kernel", "bf16_to_f32_kernel", "image_normalize", "image_patches"},
 	"contrastive.cu": {"contrastive_rows", "contrastive_cols", "contrastive_loss", "contrastive_grad", "contrastive_dscale"},
 	"embedding.cu":   {"embedding_forward", "embedding_backward"},
 	"layernorm.cu":   {"layernorm_forward", "layernorm_backward"},

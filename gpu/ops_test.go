@@ -469,6 +469,33 @@ func TestGPUExtras(t *testing.T) {
 		}
 	}
 	record(t, "NormalizeImages", "fp32", "out", relErr(down(O), want), 1e-6)
+
+	// patch rows from NCHW uint8 (model.PatchUploader), poisoned first
+	const PB, PS, PP = 3, 64, 16
+	pixN := make([]uint8, PB*3*PS*PS)
+	for i := range pixN {
+		pixN[i] = uint8(r.IntN(256))
+	}
+	poison := make([]float32, len(pixN))
+	for i := range poison {
+		poison[i] = float32(math.NaN())
+	}
+	PO := alloc(poison)
+	be.UploadPatches(PO, pixN, PB, PS, PP, mean, std)
+	wantP := make([]float32, len(pixN))
+	const PG = PS / PP
+	for b := range PB {
+		for c := range 3 {
+			for y := range PS {
+				for x := range PS {
+					sc, sh := 1/(255*std[c]), -mean[c]/std[c]
+					row := (b*PG+y/PP)*PG + x/PP
+					wantP[row*3*PP*PP+(c*PP+y%PP)*PP+x%PP] = float32(pixN[((b*3+c)*PS+y)*PS+x])*sc + sh
+				}
+			}
+		}
+	}
+	record(t, "UploadPatches", "fp32", "out", relErr(down(PO), wantP), 1e-6)
 }
 
 // TestGPUErrors checks the device backend's sticky error: a bad shape is

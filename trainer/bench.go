@@ -50,9 +50,10 @@ func (r *BenchResult) MFU(peakTFLOPS float64) float64 {
 
 // Bench times whole training steps — forward, backward and the optimizer
 // step exactly as Run takes them (the same stepper: on the device when the
-// backend has its own step) — on synthetic batches: images drawn from a
-// standard normal (as normalised pixels are), captions of random tokens
-// and lengths between start and end markers. No loader and no storage are
+// backend has its own step) — on synthetic batches: uint8 images of
+// uniformly random pixels, normalised and cut into patches as training
+// batches are (by the backend when it is a model.PatchUploader), and
+// captions of random tokens and lengths between start and end markers. No loader and no storage are
 // involved, so it measures the compute path alone. Every step ends with
 // the loss and the logit scale read back, so the host clock times work
 // the device has finished. The learning rate is constant. The losses are
@@ -100,7 +101,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		}
 		t0 := time.Now()
 		m.ZeroGrad()
-		loss, err := m.Forward(images[i%nb], tokens[i%nb], cfg.Batch)
+		loss, err := m.ForwardPixels(images[i%nb], tokens[i%nb], cfg.Batch)
 		if err == nil {
 			err = m.Backward()
 		}
@@ -132,20 +133,20 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	return res, nil
 }
 
-// syntheticBatches draws n batches of B images (standard normal) and
+// syntheticBatches draws n batches of B uint8 images (uniform pixels) and
 // captions (start marker, 3 to Context−2 random tokens, end marker, zero
 // padding; the end marker is the largest id, as the model's pooling
 // expects).
-func syntheticBatches(c model.Config, B, n int, seed uint64) ([][]float32, [][]int32) {
+func syntheticBatches(c model.Config, B, n int, seed uint64) ([][]uint8, [][]int32) {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed_ba7c))
 	S, L, V := c.Vision.ImageSize, c.Text.Context, c.Text.Vocab
 	eot, sot := int32(V-1), int32(V-2)
-	images := make([][]float32, n)
+	images := make([][]uint8, n)
 	tokens := make([][]int32, n)
 	for k := range n {
-		img := make([]float32, B*3*S*S)
+		img := make([]uint8, B*3*S*S)
 		for i := range img {
-			img[i] = float32(rng.NormFloat64())
+			img[i] = uint8(rng.Uint32())
 		}
 		tok := make([]int32, B*L)
 		for b := range B {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/clipstream/clipstream/loader"
 	"github.com/clipstream/clipstream/trainer/model"
 	"github.com/clipstream/clipstream/trainer/ops"
 )
@@ -150,4 +151,59 @@ func TestDeviceStepClampsLogitScale(t *testing.T) {
 	if got := host(m.Params())[s.logitIx]; float64(got) != float64(float32(MaxLogitScale)) {
 		t.Errorf("stored logit scale %v, want ln 100 = %v", got, float32(MaxLogitScale))
 	}
+}
+
+// pixelStep is ownStep that also takes the images as uint8 pixels
+// (model.PatchUploader), normalising and cutting them into patch rows on
+// the host as the CUDA backend's image_patches kernel does on the device:
+// a test double for the trainer's uint8 path.
+type pixelStep struct {
+	ownStep
+	calls *int
+}
+
+func (p pixelStep) UploadPatches(dst ops.Tensor, pix []uint8, B, S, P int, mean, std [3]float32) {
+	*p.calls++
+	out := host(dst)
+	G, pd := S/P, 3*P*P
+	for b := range B {
+		for c := range 3 {
+			sc, sh := 1/(255*std[c]), -mean[c]/std[c]
+			for y := range S {
+				for x := range S {
+					out[((b*G+y/P)*G+x/P)*pd+(c*P+y%P)*P+x%P] = float32(pix[((b*3+c)*S+y)*S+x])*sc + sh
+				}
+			}
+		}
+	}
+}
+
+// TestPixelsPath: with a backend that takes uint8 pixels, the trainer
+// has the loader deliver uint8 batches and the run follows the float
+// path's trajectory up to the rounding of the pixels to bytes.
+func TestPixelsPath(t *testing.T) {
+	if loader.CLIPMean != model.CLIPMean || loader.CLIPStd != model.CLIPStd {
+		t.Fatalf("the loader normalises with %v/%v, the model with %v/%v", loader.CLIPMean, loader.CLIPStd, model.CLIPMean, model.CLIPStd)
+	}
+	train, _ := fixtureData(t)
+	calls := 0
+	var losses [2][]float64
+	for i, be := range []ops.Backend{ownStep{ops.NewCPU()}, pixelStep{ownStep{ops.NewCPU()}, &calls}} {
+		cfg := resumeConfig(train, t.TempDir())
+		cfg.Steps, cfg.CheckpointEvery, cfg.Backend = 6, 0, be
+		res, err := Run(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses[i] = res.Losses
+	}
+	if calls != 12 { // 6 steps of 2 micro-batches
+		t.Errorf("UploadPatches called %d times, want 12", calls)
+	}
+	for i := range losses[0] {
+		if rel := math.Abs(losses[1][i]-losses[0][i]) / losses[0][i]; !(rel < 1e-3) {
+			t.Errorf("step %d: uint8-path loss %v, float path %v (rel %.1e)", i+1, losses[1][i], losses[0][i], rel)
+		}
+	}
+	t.Logf("float %v\nuint8 %v", losses[0], losses[1])
 }

@@ -189,6 +189,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Sources: cfg.Data, Store: cfg.Store, BatchSize: cfg.MicroBatch, Tail: loader.TailDrop,
 		ImageSize: t.mcfg.Vision.ImageSize, ContextLength: t.mcfg.Text.Context,
 		Tokenizer: t.tok, Workers: cfg.LoaderWorkers, Logger: cfg.Logger,
+		Uint8: pixelsToBackend(cfg.Backend),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("trainer: %w", err)
@@ -227,6 +228,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.StartStep = t.step
 	t.printConfig()
 	return t.loop(ctx, res)
+}
+
+// pixelsToBackend reports whether batches should reach the backend as
+// uint8 pixels (a quarter of the bytes of float32 images), normalised and
+// cut into patches there: when it is a model.PatchUploader (the CUDA
+// backend). The CPU normalises in the loader's workers instead.
+func pixelsToBackend(be ops.Backend) bool {
+	_, ok := be.(model.PatchUploader)
+	return ok
 }
 
 func dataURLs(src []loader.Source) string {
@@ -502,7 +512,12 @@ func (t *trainer) loop(ctx context.Context, res *Result) (*Result, error) {
 				return nil, fmt.Errorf("trainer: every caption of a batch of %d samples (epoch %d, up to position %d of %s) is empty: CLIP cannot learn from empty text; check the dataset's KEY.txt members",
 					b.N, next.Epoch, next.Position, dataURLs(cfg.Data))
 			}
-			loss, err := t.m.Forward(b.Images, b.Tokens, b.N)
+			var loss float32
+			if b.ImagesU8 != nil {
+				loss, err = t.m.ForwardPixels(b.ImagesU8, b.Tokens, b.N)
+			} else {
+				loss, err = t.m.Forward(b.Images, b.Tokens, b.N)
+			}
 			if err == nil {
 				err = t.m.Backward()
 			}

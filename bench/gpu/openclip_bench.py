@@ -6,9 +6,9 @@ The step is open_clip_train's: the model under torch.autocast (bf16 on CUDA
 by default, as `--precision amp_bf16`), open_clip's ClipLoss, AdamW with
 open_clip's settings (betas 0.9/0.98, eps 1e-6, weight decay 0.2 on
 matrices only), the logit scale clamped to [0, ln 100] after each step.
-Images are standard-normal float32 [B,3,224,224] in pinned host memory,
-copied to the device every step (non_blocking), as a loader's batches
-would be; captions are random token ids between start and end markers.
+Images are float32 [B,3,224,224] in pinned host memory (random pixels
+normalised with CLIP's mean and std, as a loader's batches would be),
+copied to the device every step (non_blocking); captions are random token ids between start and end markers.
 Each step is timed between two torch.cuda.synchronize() calls; the result
 is the median timed step. Prints one line per step and one JSON line last.
 
@@ -67,7 +67,10 @@ def main():
     g = torch.Generator().manual_seed(a.seed)
     images, texts = [], []
     for _ in range(a.batches):
-        img = torch.randn(a.batch, 3, S, S, generator=g)
+        pix = torch.randint(0, 256, (a.batch, 3, S, S), generator=g, dtype=torch.uint8)
+        mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
+        std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
+        img = (pix.float() / 255 - mean) / std
         if cuda:
             img = img.pin_memory()
         images.append(img)

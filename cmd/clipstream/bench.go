@@ -49,7 +49,8 @@ func newBenchCmd(e *env) *cobra.Command {
 		Short: "Time training steps on synthetic batches: samples/s, TFLOP/s, MFU",
 		Long: `bench times whole training steps of a model (forward, backward, AdamW with the
 logit-scale clamp, exactly as train takes them) on synthetic batches held in memory:
-images drawn from a standard normal, captions of random tokens. No data, loader or
+uint8 images of random pixels (normalised and cut into patches on the GPU with
+--device cuda, as in training), captions of random tokens. No data, loader or
 storage is involved, so it measures the compute path alone. It prints one line per step
 (loss, ms, samples/s; warm-up steps marked) and a summary: the median timed step,
 samples/s, achieved TFLOP/s (from the model's matrix-product FLOPs, 3× the forward

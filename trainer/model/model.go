@@ -316,13 +316,59 @@ var ErrInput = errors.New("model: bad input")
 // (token ids [B,Context]), returning the loss. The activations stay for
 // Backward.
 func (m *Model) Forward(images []float32, tokens []int32, B int) (float32, error) {
+	v := m.Cfg.Vision
+	if want := B * 3 * v.ImageSize * v.ImageSize; B >= 1 && len(images) != want {
+		return 0, fmt.Errorf("%w: %d image values, want %d (B=%d × 3×%d×%d)", ErrInput, len(images), want, B, v.ImageSize, v.ImageSize)
+	}
+	return m.forward(tokens, B, func() {
+		patchify(m.patches, images, B, v.ImageSize, v.PatchSize)
+		m.be.Upload(m.acts.patches, m.patches)
+	})
+}
+
+// CLIP's normalisation (OpenAI's constants, open_clip's
+// OPENAI_DATASET_MEAN and OPENAI_DATASET_STD), which ForwardPixels applies.
+var (
+	CLIPMean = [3]float32{0.48145466, 0.4578275, 0.40821073}
+	CLIPStd  = [3]float32{0.26862954, 0.26130258, 0.27577711}
+)
+
+// PatchUploader is a backend that turns uint8 pixels into the vision
+// tower's normalised patch rows itself, so that a quarter of the bytes of
+// float32 images cross to it (the CUDA backend does this on the device).
+type PatchUploader interface {
+	// UploadPatches writes pix (uint8 [B,3,S,S], 0..255) as patch rows
+	// [B·G·G, 3·p·p] (patchify's layout) into dst, each value normalised
+	// to (x/255 − mean[c]) / std[c].
+	UploadPatches(dst ops.Tensor, pix []uint8, B, S, p int, mean, std [3]float32)
+}
+
+// ForwardPixels is Forward on uint8 images ([B,3,S,S], 0..255, as the
+// loader's Uint8 output), normalised with CLIPMean and CLIPStd: by the
+// backend when it is a PatchUploader, else on the host. The two give the
+// same patches up to float32 rounding.
+func (m *Model) ForwardPixels(pix []uint8, tokens []int32, B int) (float32, error) {
+	v := m.Cfg.Vision
+	if want := B * 3 * v.ImageSize * v.ImageSize; B >= 1 && len(pix) != want {
+		return 0, fmt.Errorf("%w: %d pixel values, want %d (B=%d × 3×%d×%d)", ErrInput, len(pix), want, B, v.ImageSize, v.ImageSize)
+	}
+	return m.forward(tokens, B, func() {
+		if pu, ok := m.be.(PatchUploader); ok {
+			pu.UploadPatches(m.acts.patches, pix, B, v.ImageSize, v.PatchSize, CLIPMean, CLIPStd)
+			return
+		}
+		patchifyPixels(m.patches, pix, B, v.ImageSize, v.PatchSize, CLIPMean, CLIPStd)
+		m.be.Upload(m.acts.patches, m.patches)
+	})
+}
+
+// forward checks the batch and the tokens, sizes the activations, lets
+// patches fill the patch rows, and runs both towers and the loss.
+func (m *Model) forward(tokens []int32, B int, patches func()) (float32, error) {
 	m.forwardOK = false
-	v, t := m.Cfg.Vision, m.Cfg.Text
+	t := m.Cfg.Text
 	if B < 1 {
 		return 0, fmt.Errorf("%w: batch %d", ErrInput, B)
-	}
-	if want := B * 3 * v.ImageSize * v.ImageSize; len(images) != want {
-		return 0, fmt.Errorf("%w: %d image values, want %d (B=%d × 3×%d×%d)", ErrInput, len(images), want, B, v.ImageSize, v.ImageSize)
 	}
 	if want := B * t.Context; len(tokens) != want {
 		return 0, fmt.Errorf("%w: %d token ids, want %d (B=%d × context %d)", ErrInput, len(tokens), want, B, t.Context)
@@ -347,7 +393,7 @@ func (m *Model) Forward(images []float32, tokens []int32, B int) (float32, error
 		}
 		m.eot = append(m.eot, best) // first maximum, as torch.argmax
 	}
-	patchify(m.patches, images, B, v.ImageSize, v.PatchSize)
+	patches()
 
 	m.visionForward()
 	m.textForward()
@@ -361,6 +407,33 @@ func (m *Model) Forward(images []float32, tokens []int32, B int) (float32, error
 	}
 	m.forwardOK = true
 	return loss[0], nil
+}
+
+// patchifyPixels is patchify from uint8 pixels, normalising each value to
+// (x/255 − mean[c]) / std[c] on the way: the reference for PatchUploader.
+func patchifyPixels(dst []float32, pix []uint8, B, S, p int, mean, std [3]float32) {
+	G := S / p
+	pd := 3 * p * p
+	var sc, sh [3]float32
+	for c := range 3 {
+		sc[c], sh[c] = 1/(255*std[c]), -mean[c]/std[c]
+	}
+	for b := range B {
+		for gy := range G {
+			for gx := range G {
+				row := dst[((b*G+gy)*G+gx)*pd:][:pd]
+				for c := range 3 {
+					for i := range p {
+						src := pix[((b*3+c)*S+gy*p+i)*S+gx*p:][:p]
+						out := row[(c*p+i)*p:][:p]
+						for j, x := range src {
+							out[j] = float32(x)*sc[c] + sh[c]
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // patchify writes images [B,3,S,S] as rows of patches [B·G·G, 3·p·p], in
@@ -407,7 +480,6 @@ func (m *Model) visionForward() {
 	be, v, a, w := m.be, m.Cfg.Vision, &m.acts, &m.w
 	tw := &a.img
 	B, T, W, P, PD := tw.B, tw.T, tw.W, v.Grid()*v.Grid(), v.PatchDim()
-	be.Upload(a.patches, m.patches)
 	// conv1 as a matmul over patches, no bias
 	be.MatmulForward(a.patchEmb, a.patches, w.vConv, ops.Tensor{}, B*P, PD, W)
 	// [class; patches] + positions
