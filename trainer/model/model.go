@@ -31,6 +31,13 @@ type Model struct {
 	patches   []float32 // host patchify scratch
 	ids       []int32   // token ids of the last Forward
 	eot       []int     // pooled position (argmax id) per caption
+	// Row indices for the gathers and scatters (EmbeddingForward and
+	// EmbeddingBackward used as row gather and scatter-add) that do in a
+	// few launches what would otherwise be 10 small ops per image.
+	vPosIDs, tPosIDs []int32 // [B·T]: t, the position row of each token row
+	vRows            []int32 // [B·T]: the patch-embedding row of each token row (B·P for the class token)
+	vPoolIDs         []int32 // [B]: b·T, the class-token row of each image
+	tPoolIDs         []int32 // [B]: b·T + eot[b], the end-of-text row of each caption
 	forwardOK bool
 }
 
@@ -189,6 +196,7 @@ type tower struct {
 	lnPreMean      ops.Tensor
 	lnPreRstd      ops.Tensor
 	layers         []layerActs
+	poolIn         ops.Tensor // [B,W] the pooled rows of the last block's output
 	pooled         ops.Tensor // [B,W] ln_post / ln_final of the pooled rows
 	pooledMean     ops.Tensor
 	pooledRstd     ops.Tensor
@@ -196,12 +204,14 @@ type tower struct {
 	featN          ops.Tensor // [B,E] L2-normalised
 	norm           ops.Tensor // [B]
 	// forward scratch (not needed by the backward)
-	preatt, tmp ops.Tensor
+	preatt, tmp, rows ops.Tensor
 }
 
 type activations struct {
 	img, txt                  tower
 	patches, patchEmb, tokEmb ops.Tensor
+	patchTable                ops.Tensor // [B·P+1, W]: patchEmb, then the class token
+	zeros                     ops.Tensor // [W]: never written
 	loss, logits, pr, pc      ops.Tensor
 }
 
@@ -209,6 +219,7 @@ type activations struct {
 // views start at the same offset of one buffer, since they run in turn.
 type towerGrads struct {
 	dres, dx0, dpatch                                   ops.Tensor // [N,W]: residual-stream gradient, embedding gradient, patch/token gradient
+	dpool                                               ops.Tensor // [B,W]: gradient of the pooled rows
 	layer                                               ops.Tensor // the per-layer scratch below, zeroed per layer
 	dln1, dqkv, dpreatt, datt, datty, dln2, dfch, dfchg ops.Tensor
 }
@@ -236,15 +247,15 @@ func newTower(a *arena, B, T, W, NH, E, layers, mlp int, vision bool) tower {
 			fch: a.take(N * mlp), fchg: a.take(N * mlp), res3: a.take(N * W),
 		}
 	}
-	tw.pooled, tw.pooledMean, tw.pooledRstd = a.take(B*W), a.take(B), a.take(B)
+	tw.poolIn, tw.pooled, tw.pooledMean, tw.pooledRstd = a.take(B*W), a.take(B*W), a.take(B), a.take(B)
 	tw.feat, tw.featN, tw.norm = a.take(B*E), a.take(B*E), a.take(B)
-	tw.preatt, tw.tmp = a.take(B*NH*T*T), a.take(N*W)
+	tw.preatt, tw.tmp, tw.rows = a.take(B*NH*T*T), a.take(N*W), a.take(N*W)
 	return tw
 }
 
 func newTowerGrads(a *arena, B, T, W, NH, mlp int) towerGrads {
 	N := B * T
-	g := towerGrads{dres: a.take(N * W), dx0: a.take(N * W), dpatch: a.take(N * W)}
+	g := towerGrads{dres: a.take(N * W), dx0: a.take(N * W), dpatch: a.take(N * W), dpool: a.take(B * W)}
 	start := a.off
 	g.dln1, g.dqkv = a.take(N*W), a.take(N*3*W)
 	g.dpreatt, g.datt = a.take(B*NH*T*T), a.take(B*NH*T*T)
@@ -263,7 +274,9 @@ func (m *Model) layoutActs(actBuf, gradBuf ops.Buffer, B int) (activations, grad
 	acts.img = newTower(a, B, v.Tokens(), v.Width, v.Heads, E, v.Layers, v.Width*v.MLPRatio, true)
 	acts.txt = newTower(a, B, t.Context, t.Width, t.Heads, E, t.Layers, t.Width*t.MLPRatio, false)
 	P := v.Grid() * v.Grid()
-	acts.patches, acts.patchEmb = a.take(B*P*v.PatchDim()), a.take(B*P*v.Width)
+	acts.patches, acts.patchTable = a.take(B*P*v.PatchDim()), a.take((B*P+1)*v.Width)
+	acts.patchEmb = acts.patchTable.View(0, B*P*v.Width)
+	acts.zeros = a.take(max(v.Width, t.Width))
 	acts.tokEmb = a.take(B * t.Context * t.Width)
 	acts.loss, acts.logits, acts.pr, acts.pc = a.take(1), a.take(B*B), a.take(B*B), a.take(B*B)
 
@@ -303,8 +316,22 @@ func (m *Model) ensureBatch(B int) error {
 	}
 	m.acts, m.gs, _, _ = m.layoutActs(ab, gb, B)
 	m.batch = B
-	v := m.Cfg.Vision
+	v, t := m.Cfg.Vision, m.Cfg.Text
 	m.patches = make([]float32, B*v.Grid()*v.Grid()*v.PatchDim())
+	VT, P := v.Tokens(), v.Grid()*v.Grid()
+	m.vPosIDs, m.tPosIDs, m.vRows = make([]int32, B*VT), make([]int32, B*t.Context), make([]int32, B*VT)
+	m.vPoolIDs, m.tPoolIDs = make([]int32, B), make([]int32, B)
+	for b := range B {
+		for i := range VT {
+			m.vPosIDs[b*VT+i] = int32(i)
+			m.vRows[b*VT+i] = int32(b*P + i - 1)
+		}
+		m.vRows[b*VT] = int32(B * P) // the class token, the table's last row
+		m.vPoolIDs[b] = int32(b * VT)
+		for i := range t.Context {
+			m.tPosIDs[b*t.Context+i] = int32(i)
+		}
+	}
 	return nil
 }
 
@@ -392,6 +419,7 @@ func (m *Model) forward(tokens []int32, B int, patches func()) (float32, error) 
 			}
 		}
 		m.eot = append(m.eot, best) // first maximum, as torch.argmax
+		m.tPoolIDs[b] = int32(b*t.Context + best)
 	}
 	patches()
 
@@ -480,13 +508,16 @@ func (m *Model) visionForward() {
 	be, v, a, w := m.be, m.Cfg.Vision, &m.acts, &m.w
 	tw := &a.img
 	B, T, W, P, PD := tw.B, tw.T, tw.W, v.Grid()*v.Grid(), v.PatchDim()
+	N := B * T
 	// conv1 as a matmul over patches, no bias
 	be.MatmulForward(a.patchEmb, a.patches, w.vConv, ops.Tensor{}, B*P, PD, W)
-	// [class; patches] + positions
-	for b := range B {
-		be.ResidualForward(tw.x0.View(b*T*W, W), w.vCls, w.vPos.View(0, W))
-		be.ResidualForward(tw.x0.View((b*T+1)*W, P*W), a.patchEmb.View(b*P*W, P*W), w.vPos.View(W, P*W))
-	}
+	// [class; patches] + positions: the class token goes after the patch
+	// rows, each token row is gathered from that table, and the position
+	// rows are gathered and added, in 5 launches for any batch
+	be.ResidualForward(a.patchTable.View(B*P*W, W), w.vCls, a.zeros.View(0, W))
+	be.EmbeddingForward(tw.tmp, a.patchTable, m.vRows, N, W, B*P+1)
+	be.EmbeddingForward(tw.rows, w.vPos, m.vPosIDs, N, W, T)
+	be.ResidualForward(tw.x0, tw.tmp, tw.rows)
 	be.LayerNormForward(tw.lnPre, tw.lnPreMean, tw.lnPreRstd, tw.x0, w.vLnPreW, w.vLnPreB, B*T, W)
 	x := tw.lnPre
 	for l := range w.vBlocks {
@@ -495,10 +526,8 @@ func (m *Model) visionForward() {
 	}
 	// ln_post on the class token (LayerNorm is per row, so normalising only
 	// the pooled rows equals open_clip's ln_post-then-pool)
-	for b := range B {
-		be.LayerNormForward(tw.pooled.View(b*W, W), tw.pooledMean.View(b, 1), tw.pooledRstd.View(b, 1),
-			x.View(b*T*W, W), w.vLnPostW, w.vLnPostB, 1, W)
-	}
+	be.EmbeddingForward(tw.poolIn, x, m.vPoolIDs, B, W, N)
+	be.LayerNormForward(tw.pooled, tw.pooledMean, tw.pooledRstd, tw.poolIn, w.vLnPostW, w.vLnPostB, B, W)
 	m.headForward(tw, w.vProj)
 }
 
@@ -507,19 +536,16 @@ func (m *Model) textForward() {
 	tw := &a.txt
 	B, T, W := tw.B, tw.T, tw.W
 	be.EmbeddingForward(a.tokEmb, w.tTok, m.ids, B*T, W, t.Vocab)
-	for b := range B {
-		be.ResidualForward(tw.x0.View(b*T*W, T*W), a.tokEmb.View(b*T*W, T*W), w.tPos)
-	}
+	be.EmbeddingForward(tw.rows, w.tPos, m.tPosIDs, B*T, W, T)
+	be.ResidualForward(tw.x0, a.tokEmb, tw.rows)
 	x := tw.x0
 	for l := range w.tBlocks {
 		m.blockForward(tw, l, x, w.tBlocks[l], true)
 		x = tw.layers[l].res3
 	}
 	// ln_final on the end-of-text token (the argmax id), then pool
-	for b := range B {
-		be.LayerNormForward(tw.pooled.View(b*W, W), tw.pooledMean.View(b, 1), tw.pooledRstd.View(b, 1),
-			x.View((b*T+m.eot[b])*W, W), w.tLnFinalW, w.tLnFinalB, 1, W)
-	}
+	be.EmbeddingForward(tw.poolIn, x, m.tPoolIDs, B, W, B*T)
+	be.LayerNormForward(tw.pooled, tw.pooledMean, tw.pooledRstd, tw.poolIn, w.tLnFinalW, w.tLnFinalB, B, W)
 	m.headForward(tw, w.tProj)
 }
 
@@ -589,27 +615,24 @@ func (m *Model) Backward() error {
 }
 
 // headBackward: through the normalisation, the projection and the final
-// LayerNorm of the pooled rows (rows[b] of x, the last block's output),
-// leaving the gradient in g.dres.
-func (m *Model) headBackward(tw *tower, g *towerGrads, dfeatN, dfeat, dpooled, proj, dproj, lnw, dlnw, dlnb, x ops.Tensor, rows []int) {
+// LayerNorm of the pooled rows (rows[b] of the last block's output),
+// scattering the gradient into g.dres.
+func (m *Model) headBackward(tw *tower, g *towerGrads, dfeatN, dfeat, dpooled, proj, dproj, lnw, dlnw, dlnb ops.Tensor, rows []int32) {
 	be := m.be
 	B, W, E := tw.B, tw.W, tw.E
 	be.NormalizeBackward(dfeat, dfeatN, tw.featN, tw.norm, B, E)
 	be.ProjectBackward(dpooled, dproj, dfeat, tw.pooled, proj, B, W, E)
+	be.Zero(g.dpool)
+	be.LayerNormBackward(g.dpool, dlnw, dlnb, dpooled, tw.poolIn, lnw, tw.pooledMean, tw.pooledRstd, B, W)
 	be.Zero(g.dres)
-	for b := range B {
-		r := (b*tw.T + rows[b]) * W
-		be.LayerNormBackward(g.dres.View(r, W), dlnw, dlnb, dpooled.View(b*W, W), x.View(r, W), lnw,
-			tw.pooledMean.View(b, 1), tw.pooledRstd.View(b, 1), 1, W)
-	}
+	be.EmbeddingBackward(g.dres, g.dpool, rows, B, W, B*tw.T)
 }
 
 func (m *Model) textBackward() {
 	be, t, a, w, gw, gs := m.be, m.Cfg.Text, &m.acts, &m.w, &m.g, &m.gs
 	tw, g := &a.txt, &gs.txt
 	B, T, W, L := tw.B, tw.T, tw.W, len(w.tBlocks)
-	m.headBackward(tw, g, gs.dtxtN, gs.dtxt, gs.dtxtPooled, w.tProj, gw.tProj, w.tLnFinalW, gw.tLnFinalW, gw.tLnFinalB,
-		tw.layers[L-1].res3, m.eot)
+	m.headBackward(tw, g, gs.dtxtN, gs.dtxt, gs.dtxtPooled, w.tProj, gw.tProj, w.tLnFinalW, gw.tLnFinalW, gw.tLnFinalB, m.tPoolIDs)
 	for l := L - 1; l >= 0; l-- {
 		x := tw.x0
 		if l > 0 {
@@ -617,11 +640,11 @@ func (m *Model) textBackward() {
 		}
 		m.blockBackward(tw, g, l, x, w.tBlocks[l], gw.tBlocks[l], true)
 	}
-	// x0 = token embedding + positions
+	// x0 = token embedding + position rows (scattered back into tPos)
 	be.Zero(g.dx0)
-	for b := range B {
-		be.ResidualBackward(g.dx0.View(b*T*W, T*W), gw.tPos, g.dres.View(b*T*W, T*W))
-	}
+	be.Zero(g.dpatch)
+	be.ResidualBackward(g.dx0, g.dpatch, g.dres)
+	be.EmbeddingBackward(gw.tPos, g.dpatch, m.tPosIDs, B*T, W, T)
 	be.EmbeddingBackward(gw.tTok, g.dx0, m.ids, B*T, W, t.Vocab)
 }
 
@@ -630,9 +653,7 @@ func (m *Model) visionBackward() {
 	tw, g := &a.img, &gs.img
 	B, T, W, L := tw.B, tw.T, tw.W, len(w.vBlocks)
 	P, PD := v.Grid()*v.Grid(), v.PatchDim()
-	cls := make([]int, B) // pool the class token, row 0
-	m.headBackward(tw, g, gs.dimgN, gs.dimg, gs.dimgPooled, w.vProj, gw.vProj, w.vLnPostW, gw.vLnPostW, gw.vLnPostB,
-		tw.layers[L-1].res3, cls)
+	m.headBackward(tw, g, gs.dimgN, gs.dimg, gs.dimgPooled, w.vProj, gw.vProj, w.vLnPostW, gw.vLnPostW, gw.vLnPostB, m.vPoolIDs)
 	for l := L - 1; l >= 0; l-- {
 		x := tw.lnPre
 		if l > 0 {
@@ -642,13 +663,18 @@ func (m *Model) visionBackward() {
 	}
 	be.Zero(g.dx0)
 	be.LayerNormBackward(g.dx0, gw.vLnPreW, gw.vLnPreB, g.dres, tw.x0, w.vLnPreW, tw.lnPreMean, tw.lnPreRstd, B*T, W)
-	dpatch := g.dpatch.View(0, B*P*W)
-	be.Zero(dpatch)
-	for b := range B {
-		be.ResidualBackward(gw.vCls, gw.vPos.View(0, W), g.dx0.View(b*T*W, W))
-		be.ResidualBackward(dpatch.View(b*P*W, P*W), gw.vPos.View(W, P*W), g.dx0.View((b*T+1)*W, P*W))
-	}
-	be.MatmulBackward(ops.Tensor{}, gw.vConv, ops.Tensor{}, dpatch, a.patches, w.vConv, B*P, PD, W)
+	// x0 = gathered [class; patch] rows + gathered position rows: both
+	// gradients are dx0, scattered back into the tables
+	N := B * T
+	be.Zero(g.dpatch)
+	be.Zero(g.dres)
+	be.ResidualBackward(g.dpatch, g.dres, g.dx0)
+	be.EmbeddingBackward(gw.vPos, g.dres, m.vPosIDs, N, W, T)
+	dtable := g.dx0.View(0, (B*P+1)*W) // N ≥ B·P+1 rows; dx0 is no longer needed
+	be.Zero(dtable)
+	be.EmbeddingBackward(dtable, g.dpatch, m.vRows, N, W, B*P+1)
+	be.ResidualBackward(gw.vCls, g.dres.View(0, W), dtable.View(B*P*W, W)) // g.dres is scratch by now
+	be.MatmulBackward(ops.Tensor{}, gw.vConv, ops.Tensor{}, dtable.View(0, B*P*W), a.patches, w.vConv, B*P, PD, W)
 }
 
 // download copies t to a new host slice.
