@@ -25,12 +25,12 @@ type Model struct {
 	w, g          weights    // named views into params and grads
 
 	// Activations for batch size batch (0: none yet).
-	batch     int
-	acts      activations
-	gs        gradScratch
-	patches   []float32 // host patchify scratch
-	ids       []int32   // token ids of the last Forward
-	eot       []int     // pooled position (argmax id) per caption
+	batch   int
+	acts    activations
+	gs      gradScratch
+	patches []float32 // host patchify scratch
+	ids     []int32   // token ids of the last Forward
+	eot     []int     // pooled position (argmax id) per caption
 	// Row indices for the gathers and scatters (EmbeddingForward and
 	// EmbeddingBackward used as row gather and scatter-add) that do in a
 	// few launches what would otherwise be 10 small ops per image.
@@ -38,7 +38,7 @@ type Model struct {
 	vRows            []int32 // [B·T]: the patch-embedding row of each token row (B·P for the class token)
 	vPoolIDs         []int32 // [B]: b·T, the class-token row of each image
 	tPoolIDs         []int32 // [B]: b·T + eot[b], the end-of-text row of each caption
-	forwardOK bool
+	forwardOK        bool
 }
 
 // New returns a model for cfg on be, with parameters initialised from seed
