@@ -244,7 +244,7 @@ do_dry() {
 	echo "op checks that would run (from gpu/ops_test.go):"
 	grep -o 'name: "[^"]*"' gpu/ops_test.go | sed 's/name: //; s/"//g; s/[/]$//' | paste -sd' ' | fold -s -w 90 | sed 's/^/   /'
 	echo "   (each in fp32 and bf16; Activation for GELU and QuickGELU, Attention causal and full)"
-	echo "   TestGPUExtras: AdamWStep (+bf16 copy), bf16 casts, SumSquares, NormalizeImages; TestGPUErrors"
+	echo "   TestGPUExtras: AdamWStep (+bf16 copy), bf16 casts, SumSquares, NormalizeImages, UploadPatches; TestGPUErrors"
 	if [ -d "$DIR" ]; then
 		echo "$DIR now: $(ls "$DIR" | tr '\n' ' ')($(du -sk "$DIR" | cut -f1) KiB)"
 	else
