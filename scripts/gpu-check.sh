@@ -200,7 +200,10 @@ def result(p):
         return None
 ours, ref = result(sys.argv[1]), result(sys.argv[2])
 def desc(r):
-    return "%.0f samples/s, %.1f ms/step, %.0f TFLOP/s, MFU %.1f%%" % (r["samples_per_s"], r["median_step_ms"], r["tflops"], 100 * r.get("mfu", 0))
+    d = "%.0f samples/s, %.1f ms/step, %.0f TFLOP/s, MFU %.1f%%" % (r["samples_per_s"], r["median_step_ms"], r["tflops"], 100 * r.get("mfu", 0))
+    if "forward_ms" in r:
+        d += " (fwd %.1f, bwd %.1f, opt %.1f ms)" % (r["forward_ms"], r["backward_ms"], r["optimizer_ms"])
+    return d
 print("ViT-B-32 clipstream bf16\t%s\t%s" % (("ok" if ours and ours.get("mfu", 0) >= 0.4 else "BELOW") if ours else "FAIL", desc(ours) if ours else "no result (see gpu-check.log)"))
 print("ViT-B-32 open_clip bf16\t%s\t%s" % ("ok" if ref else "FAIL", desc(ref) + ", torch " + ref.get("torch", "?") if ref else "no result (see gpu-check.log)"))
 if ours and ref:

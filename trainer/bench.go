@@ -35,9 +35,13 @@ type BenchResult struct {
 	Losses         []float64       // every step's, warm-up included
 	StepTimes      []time.Duration // the timed steps'
 	Median         time.Duration   // median timed step
-	SamplesPerSec  float64         // Batch / Median
-	FLOPsPerSample float64         // model.Config.TrainFLOPsPerSample
-	TFLOPS         float64         // achieved: FLOPsPerSample · SamplesPerSec / 1e12
+	// Medians of the timed steps' phases: forward (with the batch's
+	// upload and the loss read back), backward (waited for), and the
+	// optimizer step.
+	Forward, Backward, Optimizer time.Duration
+	SamplesPerSec                float64 // Batch / Median
+	FLOPsPerSample               float64 // model.Config.TrainFLOPsPerSample
+	TFLOPS                       float64 // achieved: FLOPsPerSample · SamplesPerSec / 1e12
 }
 
 // MFU returns the model FLOPs utilisation against a peak of peakTFLOPS.
@@ -95,6 +99,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	images, tokens := syntheticBatches(mcfg, cfg.Batch, nb, cfg.Seed)
 	res := &BenchResult{Model: mcfg.Name, Backend: cfg.Backend.Name(), Batch: cfg.Batch, FLOPsPerSample: mcfg.TrainFLOPsPerSample()}
 	total := cfg.Warmup + cfg.Steps
+	var fwd, bwd, opt []time.Duration
 	for i := range total {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("trainer: bench: %w", errors.Join(ErrInterrupted, err))
@@ -102,32 +107,35 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		t0 := time.Now()
 		m.ZeroGrad()
 		loss, err := m.ForwardPixels(images[i%nb], tokens[i%nb], cfg.Batch)
+		t1 := time.Now()
 		if err == nil {
 			err = m.Backward()
+		}
+		if err == nil {
+			err = cfg.Backend.Err() // wait for the backward
 		}
 		if err != nil {
 			return nil, fmt.Errorf("trainer: bench: step %d: %w", i+1, err)
 		}
+		t2 := time.Now()
 		_, scale, err := st.apply(1, cfg.LR)
 		if err != nil {
 			return nil, fmt.Errorf("trainer: bench: step %d: %w", i+1, err)
 		}
-		d := time.Since(t0)
+		t3 := time.Now()
+		d := t3.Sub(t0)
 		res.Losses = append(res.Losses, float64(loss))
 		tag := "warm-up"
 		if i >= cfg.Warmup {
 			res.StepTimes = append(res.StepTimes, d)
+			fwd, bwd, opt = append(fwd, t1.Sub(t0)), append(bwd, t2.Sub(t1)), append(opt, t3.Sub(t2))
 			tag = "timed"
 		}
-		fmt.Fprintf(out, "step %d/%d | loss %.6f | logit scale %.3f | %.1f ms | %.0f samples/s | %s\n",
-			i+1, total, loss, scale, float64(d.Microseconds())/1000, float64(cfg.Batch)/d.Seconds(), tag)
+		fmt.Fprintf(out, "step %d/%d | loss %.6f | logit scale %.3f | %.1f ms (fwd %.1f, bwd %.1f, opt %.1f) | %.0f samples/s | %s\n",
+			i+1, total, loss, scale, ms(d), ms(t1.Sub(t0)), ms(t2.Sub(t1)), ms(t3.Sub(t2)), float64(cfg.Batch)/d.Seconds(), tag)
 	}
-	s := slices.Clone(res.StepTimes)
-	slices.Sort(s)
-	res.Median = s[len(s)/2]
-	if len(s)%2 == 0 {
-		res.Median = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
+	res.Median = median(res.StepTimes)
+	res.Forward, res.Backward, res.Optimizer = median(fwd), median(bwd), median(opt)
 	res.SamplesPerSec = float64(cfg.Batch) / res.Median.Seconds()
 	res.TFLOPS = res.FLOPsPerSample * res.SamplesPerSec / 1e12
 	return res, nil
@@ -161,4 +169,16 @@ func syntheticBatches(c model.Config, B, n int, seed uint64) ([][]uint8, [][]int
 		images[k], tokens[k] = img, tok
 	}
 	return images, tokens
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// median of a non-empty list.
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return s[len(s)/2]
 }

@@ -20,7 +20,7 @@ func TestBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Losses) != 10 || len(a.StepTimes) != 8 || a.SamplesPerSec <= 0 || a.Median <= 0 {
+	if len(a.Losses) != 10 || len(a.StepTimes) != 8 || a.SamplesPerSec <= 0 || a.Median <= 0 || a.Forward <= 0 || a.Backward <= 0 || a.Optimizer <= 0 {
 		t.Fatalf("result %+v", a)
 	}
 	if n := strings.Count(out.String(), "\n"); n != 10 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -79,6 +80,9 @@ type benchSummary struct {
 	Batch          int       `json:"batch"`
 	Steps          int       `json:"steps"`
 	MedianMs       float64   `json:"median_step_ms"`
+	ForwardMs      float64   `json:"forward_ms"`
+	BackwardMs     float64   `json:"backward_ms"`
+	OptimizerMs    float64   `json:"optimizer_ms"`
 	SamplesPerSec  float64   `json:"samples_per_s"`
 	GFLOPPerSample float64   `json:"gflop_per_sample"`
 	TFLOPS         float64   `json:"tflops"`
@@ -111,17 +115,20 @@ func runBench(ctx context.Context, o benchOptions, e *env) error {
 		return err
 	}
 	s := benchSummary{Model: res.Model, Device: res.Backend, Precision: prec, Batch: res.Batch, Steps: len(res.StepTimes),
-		MedianMs: float64(res.Median.Microseconds()) / 1000, SamplesPerSec: res.SamplesPerSec,
+		MedianMs: ms(res.Median), ForwardMs: ms(res.Forward), BackwardMs: ms(res.Backward), OptimizerMs: ms(res.Optimizer),
+		SamplesPerSec:  res.SamplesPerSec,
 		GFLOPPerSample: res.FLOPsPerSample / 1e9, TFLOPS: res.TFLOPS, PeakTFLOPS: o.PeakTFLOPS,
 		MFU: res.MFU(o.PeakTFLOPS), Losses: res.Losses}
 	if o.JSON {
 		return json.NewEncoder(e.stdout).Encode(s)
 	}
-	fmt.Fprintf(e.stdout, "bench: %s on %s (%s), batch %d: median step %.1f ms over %d steps, %.1f samples/s, %.2f GFLOP/sample, %.2f TFLOP/s",
-		s.Model, s.Device, s.Precision, s.Batch, s.MedianMs, s.Steps, s.SamplesPerSec, s.GFLOPPerSample, s.TFLOPS)
+	fmt.Fprintf(e.stdout, "bench: %s on %s (%s), batch %d: median step %.1f ms (forward %.1f, backward %.1f, optimizer %.1f) over %d steps, %.1f samples/s, %.2f GFLOP/sample, %.2f TFLOP/s",
+		s.Model, s.Device, s.Precision, s.Batch, s.MedianMs, s.ForwardMs, s.BackwardMs, s.OptimizerMs, s.Steps, s.SamplesPerSec, s.GFLOPPerSample, s.TFLOPS)
 	if o.PeakTFLOPS > 0 {
 		fmt.Fprintf(e.stdout, ", MFU %.1f%% of %.0f TFLOP/s", 100*s.MFU, o.PeakTFLOPS)
 	}
 	fmt.Fprintln(e.stdout)
 	return nil
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
