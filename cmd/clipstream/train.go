@@ -131,6 +131,15 @@ func parseSource(s string) (loader.Source, error) {
 	return loader.Source{URL: s}, nil
 }
 
+// The CUDA backend offers the trainer and the model what they look for
+// beyond the op interface (checked here, where the two are wired, since
+// neither side imports the other).
+var (
+	_ ops.Optimizer       = (*gpu.Backend)(nil)
+	_ ops.BF16Copier      = (*gpu.Backend)(nil)
+	_ model.PatchUploader = (*gpu.Backend)(nil)
+)
+
 // addPrecisionFlag adds --precision, shared by train and bench.
 func addPrecisionFlag(fs *pflag.FlagSet, p *string) {
 	fs.Var(newEnumValue(p, "fp32", "bf16"), "precision",
