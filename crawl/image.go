@@ -7,7 +7,6 @@ import (
 	"image"
 	"image/color"
 	_ "image/gif" // registers GIF for image.DecodeConfig/Decode
-	"image/jpeg"
 	_ "image/png" // registers PNG
 	"math"
 	"strconv"
@@ -269,20 +268,18 @@ func processImage(data []byte, opts *ImageOptions) (*ImageResult, error) {
 		}
 	}
 	out := render(img, plan)
-	var buf bytes.Buffer
-	buf.Grow(out.Rect.Dx() * out.Rect.Dy() / 2)
-	if err := jpeg.Encode(&buf, out, &jpeg.Options{Quality: opts.Quality}); err != nil {
-		return nil, wrapError(StatusBadImage, err, "encode JPEG %d×%d", out.Rect.Dx(), out.Rect.Dy())
+	ow, oh := out.Rect.Dx(), out.Rect.Dy()
+	if ow >= 1<<16 || oh >= 1<<16 {
+		return nil, newError(StatusBadImage, "encode JPEG %d×%d: too large for JPEG", ow, oh)
 	}
-	res.Data = buf.Bytes()
-	res.Width, res.Height = out.Rect.Dx(), out.Rect.Dy()
+	// encodeJPEGRecon writes what jpeg.Encode writes and also gives the image
+	// jpeg.Decode makes of it: the pHash is of what is stored, as anyone
+	// reading the shard decodes it, without decoding it again here.
+	var stored *image.YCbCr
+	res.Data, stored = encodeJPEGRecon(out, opts.Quality)
+	res.Width, res.Height = ow, oh
 	res.Reencoded = true
 	res.SHA256 = dedup.SumSHA256(res.Data)
-	// Hash what is stored, as anyone reading the shard decodes it.
-	stored, err := jpeg.Decode(bytes.NewReader(res.Data))
-	if err != nil {
-		return nil, wrapError(StatusBadImage, err, "decode the encoded JPEG")
-	}
 	if res.PHash, err = phashImage(stored); err != nil {
 		return nil, err
 	}
@@ -292,14 +289,20 @@ func processImage(data []byte, opts *ImageOptions) (*ImageResult, error) {
 // phashImage hashes a decoded stored JPEG (grey, or YCbCr converted to RGB
 // with color.YCbCrToRGB).
 func phashImage(m image.Image) (dedup.PHash, error) {
-	if g, ok := m.(*image.Gray); ok {
-		h, err := dedup.ComputePHash(g)
-		if err != nil {
-			return 0, wrapError(StatusBadImage, err, "pHash")
-		}
-		return h, nil
+	var g *image.Gray
+	switch m := m.(type) {
+	case *image.Gray:
+		g = m
+	case *image.YCbCr:
+		g = ycbcrGray(m) // the luma ComputePHash would take from toRGBA(m)
+	default:
+		return phashRGBA(toRGBA(m))
 	}
-	return phashRGBA(toRGBA(m))
+	h, err := dedup.ComputePHash(g)
+	if err != nil {
+		return 0, wrapError(StatusBadImage, err, "pHash")
+	}
+	return h, nil
 }
 
 // phashRGBA hashes an opaque RGBA image through dedup's NRGBA fast path

@@ -88,9 +88,12 @@ func newRowReader(img image.Image) rowReader {
 			row := m.Pix[m.PixOffset(x0, y0+y):]
 			for x := 0; x < w; x++ {
 				p := row[4*x : 4*x+4 : 4*x+4]
-				if a := uint32(p[3]); a == 255 {
+				switch a := uint32(p[3]); a {
+				case 255:
 					dst[3*x], dst[3*x+1], dst[3*x+2] = p[0], p[1], p[2]
-				} else {
+				case 0:
+					dst[3*x], dst[3*x+1], dst[3*x+2] = 255, 255, 255
+				default:
 					dst[3*x], dst[3*x+1], dst[3*x+2] = blend8(uint32(p[0]), a), blend8(uint32(p[1]), a), blend8(uint32(p[2]), a)
 				}
 			}
@@ -179,6 +182,43 @@ func toRGBA(img image.Image) *image.RGBA {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	// The usual PNG decodings, straight into out (same results as their
+	// row readers).
+	switch m := img.(type) {
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			src, dst := m.Pix[o:o+4*w], out.Pix[y*out.Stride:y*out.Stride+4*w]
+			for i := 0; i+3 < len(src) && i+3 < len(dst); i += 4 {
+				s, d := src[i:i+4:i+4], dst[i:i+4:i+4]
+				switch a := uint32(s[3]); a {
+				case 255:
+					d[0], d[1], d[2] = s[0], s[1], s[2]
+				case 0:
+					d[0], d[1], d[2] = 255, 255, 255
+				default:
+					d[0], d[1], d[2] = blend8(uint32(s[0]), a), blend8(uint32(s[1]), a), blend8(uint32(s[2]), a)
+				}
+				d[3] = 255
+			}
+		}
+		return out
+	case *image.RGBA:
+		for y := 0; y < h; y++ {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			src, dst := m.Pix[o:o+4*w], out.Pix[y*out.Stride:y*out.Stride+4*w]
+			for i := 0; i+3 < len(src) && i+3 < len(dst); i += 4 {
+				s, d := src[i:i+4:i+4], dst[i:i+4:i+4]
+				if k := 255 - s[3]; k == 0 {
+					d[0], d[1], d[2] = s[0], s[1], s[2]
+				} else {
+					d[0], d[1], d[2] = sat8(s[0], k), sat8(s[1], k), sat8(s[2], k)
+				}
+				d[3] = 255
+			}
+		}
+		return out
+	}
 	read := newRowReader(img)
 	row := make([]uint8, 3*w)
 	for y := 0; y < h; y++ {

@@ -557,8 +557,13 @@ func FuzzCheckImageHeader(f *testing.F) {
 			}
 			return
 		}
-		if _, err := jpeg.DecodeConfig(bytes.NewReader(res.Data)); err != nil {
+		stored, err := jpeg.Decode(bytes.NewReader(res.Data))
+		if err != nil {
 			t.Fatalf("stored bytes are not a JPEG: %v", err)
+		}
+		// The pHash is that of the stored JPEG as image/jpeg decodes it.
+		if h, err := dedup.ComputePHash(toRGBA(stored)); err != nil || h != res.PHash {
+			t.Fatalf("pHash %v, of the stored JPEG %v (%v)", res.PHash, h, err)
 		}
 	})
 }

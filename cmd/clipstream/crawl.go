@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/url"
+	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -59,6 +62,9 @@ type crawlOptions struct {
 	ShardSamples int
 	Radius       int
 	Decontam     string // directory of evaluation images
+
+	CPUProfile string // file for a pprof CPU profile of the run
+	MemProfile string // file for a pprof heap profile at the end of the run
 }
 
 func (o *crawlOptions) addFlags(fs *pflag.FlagSet) {
@@ -90,6 +96,8 @@ func (o *crawlOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.ShardSamples, "shard-samples", 10_000, "start a new shard after `N` samples")
 	fs.IntVar(&o.Radius, "dedup-radius", dedup.DefaultOptions().NearRadius, "near-duplicate Hamming `RADIUS` of the 64-bit perceptual hash (0-10; fixed when the index is created)")
 	fs.StringVar(&o.Decontam, "decontaminate", "", "drop samples within the near-duplicate radius of any image in `DIR` (an evaluation set)")
+	fs.StringVar(&o.CPUProfile, "cpu-profile", "", "write a pprof CPU profile of the whole run to `FILE` (go tool pprof FILE)")
+	fs.StringVar(&o.MemProfile, "mem-profile", "", "write a pprof heap profile (allocations over the run, and what is in use at its end) to `FILE`")
 }
 
 func newCrawlCmd(e *env) *cobra.Command {
@@ -124,6 +132,9 @@ URL: rerunning the same command continues where it stopped and fetches nothing t
 --retry-failed fetches the failures again. --partition i/N splits every input
 deterministically so that N processes each take a disjoint part (give each its own
 --index; shards are named by --writer-id, default pI).
+
+--cpu-profile FILE writes a pprof CPU profile of the run, of this process only (read
+it with go tool pprof FILE); --mem-profile FILE writes a heap profile when it ends.
 
 SIGINT or SIGTERM stops fetching, commits the shard in progress and exits 130.
 The summary goes to stdout; logs go to stderr.`,
@@ -195,6 +206,15 @@ func runCrawl(ctx context.Context, opts crawlOptions, stdout io.Writer, log *slo
 	if err != nil {
 		return err
 	}
+	stopProfiles, err := startProfiles(opts.CPUProfile, opts.MemProfile)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopProfiles(); err != nil {
+			log.Error("writing the profiles failed", "err", err)
+		}
+	}()
 
 	store, err := storage.Open(ctx, opts.Out, storage.Options{Logger: log})
 	if err != nil {
@@ -329,6 +349,47 @@ func runCrawl(ctx context.Context, opts crawlOptions, stdout io.Writer, log *slo
 		return ctx.Err()
 	}
 	return nil
+}
+
+// startProfiles starts a CPU profile into cpuFile (unless "") and returns
+// the function that stops it and writes a heap profile into memFile (unless
+// ""). Both files are created at once, so a bad path fails before the crawl.
+func startProfiles(cpuFile, memFile string) (stop func() error, err error) {
+	var cpu, mem *os.File
+	closeAll := func() {
+		for _, f := range []*os.File{cpu, mem} {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}
+	if memFile != "" {
+		if mem, err = os.Create(memFile); err != nil {
+			return nil, fmt.Errorf("--mem-profile: %w", err)
+		}
+	}
+	if cpuFile != "" {
+		if cpu, err = os.Create(cpuFile); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		if err = pprof.StartCPUProfile(cpu); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("--cpu-profile: %w", err)
+		}
+	}
+	return func() error {
+		var errs []error
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			errs = append(errs, cpu.Close())
+		}
+		if mem != nil {
+			runtime.GC() // in-use figures as of the end of the run
+			errs = append(errs, pprof.Lookup("allocs").WriteTo(mem, 0), mem.Close())
+		}
+		return errors.Join(errs...)
+	}, nil
 }
 
 // keepSample decides what becomes of one fetched sample and writes it if
