@@ -66,7 +66,14 @@ func NormalizeURL(raw string) (string, error) {
 		b.WriteByte('?')
 		b.WriteString(normalizeEscapes(u.RawQuery))
 	}
-	return b.String(), nil
+	// url.Parse accepts some hosts it cannot parse once rebuilt (a bare
+	// "::0" is read as host ":" and port "0"): such a URL has no normal
+	// form.
+	out := b.String()
+	if _, err := url.Parse(out); err != nil {
+		return "", fmt.Errorf("%w: %q: its host %q is not valid", ErrBadURL, raw, u.Host)
+	}
+	return out, nil
 }
 
 // normalizeEscapes rewrites the percent-encoding of an already escaped URL
