@@ -2,11 +2,13 @@ package crawl
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"regexp"
@@ -68,6 +70,15 @@ type PageOptions struct {
 	// (a Badger-backed one makes it survive restarts); nil means colly's
 	// in-memory storage. It also keeps the crawl's cookies.
 	Visited collystorage.Storage
+	// Log, if set, keeps the crawl's progress across runs (the dedup index
+	// does, for clipstream crawl): a crawl given the log of an interrupted
+	// one fetches no page that one finished; it hands fn again the pairs
+	// of the pages it finished (fn may have been cut off before it saw
+	// them all through; the caller skips the image URLs it already tried)
+	// and offers again their links (those MaxPages or MaxDepth stopped may
+	// be taken now); it queues first the pages it left queued, and counts
+	// MaxPages over all runs. It replaces Visited for queueing.
+	Log PageLog
 	// Partition crawls only the seeds, and follows only the links, whose
 	// host falls in this part (see Partition).
 	Partition Partition
@@ -147,6 +158,23 @@ func (o PageOptions) withDefaults() PageOptions {
 	return o
 }
 
+// PageLog is a page crawl's progress, kept where it outlives the process.
+// It is defined here, by its user; dedup.Index implements it in the
+// crawl's Badger index.
+type PageLog interface {
+	// QueuePage records url as queued at depth links from its seed, and
+	// reports whether it was new: false when any run queued it before.
+	QueuePage(ctx context.Context, url string, depth int) (bool, error)
+	// PageDone records that url was fetched, whatever came of it, with
+	// a record of what it held (opaque: the crawl encodes its pairs and
+	// links).
+	PageDone(ctx context.Context, url string, record []byte) error
+	// Pages calls fn with every page queued by any run, in no set order,
+	// until fn returns false: done, with its record, once fetched. The
+	// record is valid only during the call.
+	Pages(ctx context.Context, fn func(url string, depth int, done bool, record []byte) bool) error
+}
+
 // PageError is a page that could not be crawled.
 type PageError struct {
 	URL    string // the page (after redirects, when known)
@@ -174,6 +202,9 @@ type PageStats struct {
 	Links     int64 // links found on the pages (before any filter)
 
 	Queued         int64 // pages queued, seeds included
+	Resumed        int64 // pages an earlier run queued and did not finish, queued again (Log)
+	Earlier        int64 // pages earlier runs queued (Log), counted against MaxPages
+	Replayed       int64 // pairs of pages earlier runs fetched, handed to fn again (Log)
 	Duplicate      int64 // links to pages already queued
 	OffDomain      int64 // links to hosts outside AllowedDomains
 	OutOfPartition int64 // links (and seeds) to hosts of other partitions
@@ -193,6 +224,7 @@ type PageStats struct {
 type pgCounters struct {
 	requested, pages, nonHTML, pairs, images, links                                    atomic.Int64
 	queued, duplicate, offDomain, outOfPartition, depthLimited, pageLimited, queueFull atomic.Int64
+	resumed, earlier, replayed                                                         atomic.Int64
 	robotsBlocked, robotsOptOut, privateBlocked, httpErrors, errors, errorsDropped     atomic.Int64
 }
 
@@ -202,7 +234,8 @@ func (c *pgCounters) snapshot() PageStats {
 		Images: c.images.Load(), Links: c.links.Load(),
 		Queued: c.queued.Load(), Duplicate: c.duplicate.Load(), OffDomain: c.offDomain.Load(),
 		OutOfPartition: c.outOfPartition.Load(), DepthLimited: c.depthLimited.Load(), PageLimited: c.pageLimited.Load(),
-		QueueFull: c.queueFull.Load(), RobotsBlocked: c.robotsBlocked.Load(), RobotsOptOut: c.robotsOptOut.Load(),
+		QueueFull: c.queueFull.Load(), Resumed: c.resumed.Load(), Earlier: c.earlier.Load(),
+		Replayed: c.replayed.Load(), RobotsBlocked: c.robotsBlocked.Load(), RobotsOptOut: c.robotsOptOut.Load(),
 		PrivateBlocked: c.privateBlocked.Load(), HTTPErrors: c.httpErrors.Load(), Errors: c.errors.Load(),
 		ErrorsDropped: c.errorsDropped.Load(),
 	}
@@ -234,6 +267,7 @@ const (
 	pgKeyDepth   = "clipstream.depth"
 	pgKeyErrSeen = "clipstream.err"
 	pgKeyOptOut  = "clipstream.optout"
+	pgKeyRecord  = "clipstream.record"
 )
 
 // CrawlPages crawls pages with colly from opts.Seeds and calls fn with the
@@ -299,6 +333,9 @@ func CrawlPages(ctx context.Context, opts PageOptions, fn PairFunc) (PageStats, 
 
 	pc.front = newPGFrontier(ctx, opts.MaxQueue, opts.Parallelism)
 	defer pc.front.release()
+	if err := pc.resume(ctx); err != nil {
+		return PageStats{}, err
+	}
 	for _, s := range seeds {
 		pc.offer(s)
 	}
@@ -311,7 +348,18 @@ func CrawlPages(ctx context.Context, opts PageOptions, fn PairFunc) (PageStats, 
 				if !ok {
 					return
 				}
-				pc.visit(j)
+				rec := pc.visit(j)
+				if pc.opts.Log != nil && ctx.Err() == nil {
+					// a page cut short by the end of the crawl stays
+					// pending, to be fetched by the next run
+					rec, err := json.Marshal(rec)
+					if err == nil {
+						err = pc.opts.Log.PageDone(ctx, j.url, rec)
+					}
+					if err != nil && ctx.Err() == nil {
+						pc.report(&PageError{URL: j.url, Depth: j.depth, Err: fmt.Errorf("page log: %w", err)}, &pc.n.errors)
+					}
+				}
 				pc.front.done(j)
 			}
 		})
@@ -484,9 +532,12 @@ func (pc *pgCrawl) offer(j pgJob) bool {
 		pc.n.depthLimited.Add(1)
 		return false
 	}
-	key := pgVisitKey(j.url)
 	pc.queueMu.Lock()
 	defer pc.queueMu.Unlock()
+	if pc.opts.Log != nil {
+		return pc.offerLogged(j)
+	}
+	key := pgVisitKey(j.url)
 	seen, err := pc.visited.IsVisited(key)
 	if err != nil {
 		pc.report(&PageError{URL: j.url, Depth: j.depth, Err: fmt.Errorf("visited storage: %w", err)}, &pc.n.errors)
@@ -512,6 +563,90 @@ func (pc *pgCrawl) offer(j pgJob) bool {
 	return true
 }
 
+// offerLogged is offer's check and record through the PageLog; queueMu
+// is held.
+func (pc *pgCrawl) offerLogged(j pgJob) bool {
+	if pc.admitted >= pc.opts.MaxPages {
+		// Not recorded: a later run with a larger MaxPages may take it.
+		pc.n.pageLimited.Add(1)
+		return false
+	}
+	isNew, err := pc.opts.Log.QueuePage(pc.ctx, j.url, j.depth)
+	if err != nil {
+		if pc.ctx.Err() == nil {
+			pc.report(&PageError{URL: j.url, Depth: j.depth, Err: fmt.Errorf("page log: %w", err)}, &pc.n.errors)
+		}
+		return false
+	}
+	if !isNew {
+		pc.n.duplicate.Add(1)
+		return false
+	}
+	pc.admitted++
+	if !pc.front.push(j) {
+		// Recorded as queued: the next run takes it from the log.
+		pc.n.queueFull.Add(1)
+		return false
+	}
+	pc.n.queued.Add(1)
+	return true
+}
+
+// resume reads the log of earlier runs (a no-op without a Log): it counts
+// their pages against MaxPages, queues again the pages they left queued,
+// and hands fn again the pairs of the pages they fetched.
+func (pc *pgCrawl) resume(ctx context.Context) error {
+	log := pc.opts.Log
+	if log == nil {
+		return nil
+	}
+	// Count first, so that MaxPages holds for the links offered below.
+	var n int64
+	if err := log.Pages(ctx, func(string, int, bool, []byte) bool { n++; return true }); err != nil {
+		return fmt.Errorf("crawl: page log: %w", err)
+	}
+	pc.queueMu.Lock()
+	pc.admitted = int(min(n, int64(math.MaxInt32)))
+	pc.queueMu.Unlock()
+	pc.n.earlier.Store(n)
+	var bad error
+	err := log.Pages(ctx, func(page string, depth int, done bool, raw []byte) bool {
+		if done {
+			var rec pgRecord
+			if len(raw) > 0 {
+				if err := json.Unmarshal(raw, &rec); err != nil {
+					bad = fmt.Errorf("page %s: its record does not parse: %w", page, err)
+					return false
+				}
+			}
+			pc.emit(rec.Pairs, &pc.n.replayed) // streamed: fn's back-pressure bounds the memory
+			pc.offerLinks(rec.Links, depth+1)
+			return ctx.Err() == nil
+		}
+		u, err := parseHTTPURL(page)
+		if err != nil {
+			return true // not a page this crawl could have queued
+		}
+		j := pgJob{url: page, host: strings.ToLower(u.Host()), depth: depth}
+		if !pc.allowed[pgHostname(j.host)] || !pc.opts.Partition.OwnsHost(j.host) || j.depth > pc.opts.MaxDepth {
+			return true // another crawl's page (other seeds, partition or depth)
+		}
+		if !pc.front.push(j) {
+			pc.n.queueFull.Add(1) // stays pending for the run after
+			return true
+		}
+		pc.n.resumed.Add(1)
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	if err != nil {
+		return fmt.Errorf("crawl: page log: %w", err)
+	}
+	return nil
+}
+
 // pgVisitKey is the key of a page in the visited storage: FNV-1a of the URL
 // (fragment dropped), as colly keys its own visits.
 func pgVisitKey(u string) uint64 {
@@ -520,15 +655,25 @@ func pgVisitKey(u string) uint64 {
 	return h.Sum64()
 }
 
-// visit fetches one page; callbacks do the rest.
-func (pc *pgCrawl) visit(j pgJob) {
+// pgRecord is what the page log keeps of a page fetched: the pairs it
+// handed to fn and the links it offered.
+type pgRecord struct {
+	Pairs []Pair   `json:"pairs,omitempty"`
+	Links []string `json:"links,omitempty"`
+}
+
+// visit fetches one page (callbacks do the rest) and returns what it held.
+func (pc *pgCrawl) visit(j pgJob) (rec pgRecord) {
 	cctx := colly.NewContext()
 	cctx.Put(pgKeyDepth, j.depth)
 	pc.n.requested.Add(1)
 	pc.opts.Logger.Debug("page", "url", j.url, "depth", j.depth)
 	err := pc.c.Request(http.MethodGet, j.url, nil, cctx, nil)
+	if r, ok := cctx.GetAny(pgKeyRecord).(pgRecord); ok {
+		rec = r
+	}
 	if err == nil || cctx.GetAny(pgKeyErrSeen) != nil || pc.ctx.Err() != nil {
-		return
+		return rec
 	}
 	// Errors colly returns without calling OnError: its checks before a
 	// request.
@@ -541,6 +686,7 @@ func (pc *pgCrawl) visit(j pgJob) {
 	default:
 		pc.report(&PageError{URL: j.url, Depth: j.depth, Err: err}, &pc.n.errors)
 	}
+	return rec
 }
 
 // onError routes colly's errors into counters and the error channel.
@@ -609,26 +755,44 @@ func (pc *pgCrawl) onResponse(r *colly.Response) {
 	if page.NoImages {
 		pc.n.robotsOptOut.Add(1)
 	} else if len(page.Pairs) > 0 {
-		pc.emitMu.Lock()
-		for _, p := range page.Pairs {
-			if pc.fnErr != nil {
-				break
-			}
-			if err := pc.fn(p); err != nil {
-				pc.fnErr = err
-				pc.cancel()
-				break
-			}
-			pc.n.pairs.Add(1)
-		}
-		pc.emitMu.Unlock()
+		pc.emit(page.Pairs, &pc.n.pairs)
 	}
-	for _, l := range page.Links {
+	if pc.opts.Log != nil {
+		rec := pgRecord{Links: page.Links}
+		if !page.NoImages {
+			rec.Pairs = page.Pairs
+		}
+		r.Ctx.Put(pgKeyRecord, rec)
+	}
+	pc.offerLinks(page.Links, depth+1)
+}
+
+// offerLinks offers every http(s) link at depth.
+func (pc *pgCrawl) offerLinks(links []string, depth int) {
+	for _, l := range links {
 		u, err := parseHTTPURL(l)
 		if err != nil {
 			continue
 		}
-		pc.offer(pgJob{url: l, host: strings.ToLower(u.Host()), depth: depth + 1})
+		pc.offer(pgJob{url: l, host: strings.ToLower(u.Host()), depth: depth})
+	}
+}
+
+// emit hands pairs to fn, one caller at a time, counting them in n; after
+// fn fails it does nothing.
+func (pc *pgCrawl) emit(pairs []Pair, n *atomic.Int64) {
+	pc.emitMu.Lock()
+	defer pc.emitMu.Unlock()
+	for _, p := range pairs {
+		if pc.fnErr != nil {
+			return
+		}
+		if err := pc.fn(p); err != nil {
+			pc.fnErr = err
+			pc.cancel()
+			return
+		}
+		n.Add(1)
 	}
 }
 

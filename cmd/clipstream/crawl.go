@@ -128,8 +128,9 @@ Every sample is checked against the dedup index (--index): by URL, exact image, 
 duplicate image (perceptual hash within --dedup-radius) and caption+image pair. A
 sample is in the corpus once its shard is committed; the index learns it then, so a
 crash loses nothing a rerun does not redo. The index also keeps what happened to every
-URL: rerunning the same command continues where it stopped and fetches nothing twice;
---retry-failed fetches the failures again. --partition i/N splits every input
+URL and every page (the page crawl's queue, and the pairs of each page fetched): rerunning
+the same command continues where it stopped and fetches nothing twice; --retry-failed
+fetches the failed images again. --partition i/N splits every input
 deterministically so that N processes each take a disjoint part (give each its own
 --index; shards are named by --writer-id, default pI).
 
@@ -279,7 +280,7 @@ func runCrawl(ctx context.Context, opts crawlOptions, stdout io.Writer, log *slo
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(pairs)
-		return readSources(gctx, opts, part, log, func(p crawl.Pair) error {
+		return readSources(gctx, opts, part, idx, log, func(p crawl.Pair) error {
 			if st, err := idx.URLState(gctx, p.ImageURL); err != nil {
 				return err
 			} else if st.Done(opts.RetryFailed) {
@@ -444,7 +445,7 @@ func imageExt(format string) string {
 
 // readSources feeds every pair of every source to fn, in order: pages, URL
 // lists, WAT files.
-func readSources(ctx context.Context, opts crawlOptions, part crawl.Partition, log *slog.Logger, fn crawl.PairFunc) error {
+func readSources(ctx context.Context, opts crawlOptions, part crawl.Partition, pages crawl.PageLog, log *slog.Logger, fn crawl.PairFunc) error {
 	if len(opts.Seeds) > 0 {
 		po := crawl.DefaultPageOptions()
 		po.Seeds = opts.Seeds
@@ -457,6 +458,7 @@ func readSources(ctx context.Context, opts crawlOptions, part crawl.Partition, l
 		}
 		po.AllowPrivate = opts.AllowPrivate
 		po.Partition = part
+		po.Log = pages
 		po.Logger = log
 		if opts.ContactURL != "" {
 			po.UserAgent = "clipstream/" + crawl.Version + " (+" + opts.ContactURL + ")"

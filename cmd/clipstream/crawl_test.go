@@ -84,8 +84,11 @@ func TestCrawlFixtureSite(t *testing.T) {
 		break // one shard is enough here
 	}
 
-	// The rerun settles everything from the index: no image is fetched.
+	// The rerun settles everything from the index: no page and no image
+	// is fetched; the pages' pairs come from the page log and are skipped
+	// as done.
 	before := site.RequestsUnder("/img/")
+	pagesBefore := site.RequestsUnder("/c/") + site.Requests("/")
 	code, stdout, stderr = runCLI(t, ctx, args...)
 	if code != 0 {
 		t.Fatalf("rerun exit %d\n%s\n%s", code, stdout, stderr)
@@ -96,6 +99,12 @@ func TestCrawlFixtureSite(t *testing.T) {
 	}
 	if after := site.RequestsUnder("/img/"); after != before {
 		t.Errorf("the rerun fetched %d images again", after-before)
+	}
+	if after := site.RequestsUnder("/c/") + site.Requests("/"); after != pagesBefore {
+		t.Errorf("the rerun fetched %d pages again", after-pagesBefore)
+	}
+	if n := summaryNumber(t, stdout, `(\d+) skipped`); n != want {
+		t.Errorf("the rerun skipped %d pairs, want all %d (replayed from the page log)", n, want)
 	}
 	if n := summaryNumber(t, stdout, `(\d+) committed shards`); n != shards {
 		t.Errorf("after the rerun %d shards, want still %d", n, shards)
