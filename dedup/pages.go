@@ -43,27 +43,32 @@ func (x *Index) QueuePage(ctx context.Context, rawURL string, depth int) (bool, 
 	}
 	key := hashKey(famPage, h)
 	v := encodePage(pageRecord{state: pageQueued, depth: depth, url: rawURL})
-	for {
-		isNew := false
-		err = x.db.Update(func(txn *badger.Txn) error {
-			_, err := txn.Get(key)
-			if err == nil {
-				return nil
-			}
-			if !errors.Is(err, badger.ErrKeyNotFound) {
-				return err
-			}
-			isNew = true
-			return txn.Set(key, v)
-		})
-		if errors.Is(err, badger.ErrConflict) {
-			continue // another writer wrote the same key meanwhile: look again
+	// Badger's conflict detection is off (see Open): the read and the
+	// write are made one step by the key's lock stripe, as in Check.
+	defer x.lockPage(h)()
+	isNew := false
+	err = x.db.Update(func(txn *badger.Txn) error {
+		_, err := txn.Get(key)
+		if err == nil {
+			return nil
 		}
-		if err != nil {
-			return false, fmt.Errorf("dedup: queue page %q in %s: %w", rawURL, x.dir, err)
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
 		}
-		return isNew, nil
+		isNew = true
+		return txn.Set(key, v)
+	})
+	if err != nil {
+		return false, fmt.Errorf("dedup: queue page %q in %s: %w", rawURL, x.dir, err)
 	}
+	return isNew, nil
+}
+
+// lockPage takes the lock stripe of page h and returns its unlock.
+func (x *Index) lockPage(h SHA256) func() {
+	m := &x.locks[binary.BigEndian.Uint64(h[:8])%lockStripes]
+	m.Lock()
+	return m.Unlock
 }
 
 // PageDone implements the page log: rawURL was fetched and yielded pairs
@@ -84,6 +89,7 @@ func (x *Index) PageDone(ctx context.Context, rawURL string, pairs []byte) error
 		return fmt.Errorf("%w: page done %q: %v", ErrBadSample, rawURL, err)
 	}
 	key := hashKey(famPage, h)
+	defer x.lockPage(h)()
 	err = x.db.Update(func(txn *badger.Txn) error {
 		depth := 0
 		it, err := txn.Get(key)
