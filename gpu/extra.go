@@ -152,28 +152,38 @@ func (b *Backend) SumSquares(t ops.Tensor) float32 {
 func (b *Backend) NormalizeImages(out ops.Tensor, pix []uint8, N, S int, mean, std [3]float32) {
 	a := b.args("NormalizeImages")
 	a.check(len(pix) == N*S*S*3, "%d pixel bytes for %d images of %d×%d×3", len(pix), N, S, S)
-	for c := range 3 {
-		a.check(std[c] > 0, "std[%d] = %g", c, std[c])
-	}
+	sc, sh := pixelScale(a, mean, std)
 	o := a.out("out", out, N*3*S*S)
-	var sc, sh [3]float32
-	for c := range 3 {
-		sc[c] = 1 / (255 * std[c])
-		sh[c] = -mean[c] / std[c]
-	}
 	b.run(a, func() error {
-		if len(pix) == 0 {
-			return nil
-		}
-		p, err := b.scratchPtr("pixels", int64(len(pix)))
-		if err != nil {
-			return err
-		}
-		if err := b.upload(p, pix, true); err != nil {
+		p, err := b.uploadPixels(pix)
+		if err != nil || p == 0 {
 			return err
 		}
 		return b.launch("image_normalize", elementwise(int64(N*3*S*S)), o, p, N, S, sc[0], sc[1], sc[2], sh[0], sh[1], sh[2])
 	})
+}
+
+// pixelScale checks std and returns the per-channel scale 1/(255·std)
+// and shift −mean/std that normalise a pixel value.
+func pixelScale(a *args, mean, std [3]float32) (sc, sh [3]float32) {
+	for c := range 3 {
+		a.check(std[c] > 0, "std[%d] = %g", c, std[c])
+		sc[c] = 1 / (255 * std[c])
+		sh[c] = -mean[c] / std[c]
+	}
+	return sc, sh
+}
+
+// uploadPixels copies pix into the "pixels" scratch buffer (0 for none).
+func (b *Backend) uploadPixels(pix []uint8) (devicePtr, error) {
+	if len(pix) == 0 {
+		return 0, nil
+	}
+	p, err := b.scratchPtr("pixels", int64(len(pix)))
+	if err != nil {
+		return 0, err
+	}
+	return p, b.upload(p, pix, true)
 }
 
 // UploadPatches uploads B images of uint8 [3,S,S] (NCHW, the loader's
@@ -185,24 +195,11 @@ func (b *Backend) UploadPatches(dst ops.Tensor, pix []uint8, B, S, p int, mean, 
 	a := b.args("UploadPatches")
 	a.check(B >= 0 && S > 0 && p > 0 && S%p == 0, "B %d, S %d, p %d: want S a multiple of p", B, S, p)
 	a.check(len(pix) == B*3*S*S, "%d pixel bytes for %d images of 3×%d×%d", len(pix), B, S, S)
-	for c := range 3 {
-		a.check(std[c] > 0, "std[%d] = %g", c, std[c])
-	}
+	sc, sh := pixelScale(a, mean, std)
 	o := a.out("dst", dst, len(pix))
-	var sc, sh [3]float32
-	for c := range 3 {
-		sc[c] = 1 / (255 * std[c])
-		sh[c] = -mean[c] / std[c]
-	}
 	b.run(a, func() error {
-		if len(pix) == 0 {
-			return nil
-		}
-		d, err := b.scratchPtr("pixels", int64(len(pix)))
-		if err != nil {
-			return err
-		}
-		if err := b.upload(d, pix, true); err != nil {
+		d, err := b.uploadPixels(pix)
+		if err != nil || d == 0 {
 			return err
 		}
 		return b.launch("image_patches", elementwise(int64(len(pix))), o, d, B, S, p, sc[0], sc[1], sc[2], sh[0], sh[1], sh[2])
