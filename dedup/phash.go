@@ -5,6 +5,8 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // The perceptual hash (pHash) of an image, as ComputePHash computes it:
@@ -82,6 +84,21 @@ func toPILGray(img image.Image) []uint8 {
 				out[y*w+x] = l24(uint32(row[4*x]), uint32(row[4*x+1]), uint32(row[4*x+2]))
 			}
 		}
+	case *image.RGBA:
+		// premultiplied: an opaque pixel is its own NRGBA; others go
+		// through the model's conversion as below
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			for x := 0; x < w; x++ {
+				p := row[4*x : 4*x+4 : 4*x+4]
+				if p[3] == 0xff {
+					out[y*w+x] = l24(uint32(p[0]), uint32(p[1]), uint32(p[2]))
+					continue
+				}
+				c := color.NRGBAModel.Convert(color.RGBA{p[0], p[1], p[2], p[3]}).(color.NRGBA)
+				out[y*w+x] = l24(uint32(c.R), uint32(c.G), uint32(c.B))
+			}
+		}
 	default:
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
@@ -110,9 +127,44 @@ func lanczos3(x float64) float64 {
 	return 0
 }
 
+// pilKernel is what pilCoeffs computes for one (inSize, outSize).
+type pilKernel struct {
+	ksize  int
+	bounds []int
+	kk     []int32
+}
+
+// pilKernels caches pilCoeffs: the crawl resizes images of a few sizes to
+// 32 over and over, and the weights (math.Sin per tap) cost as much as a
+// small image's resize. Bounded by maxPILKernels entries; beyond that the
+// weights are computed each time.
+var pilKernels struct {
+	sync.Map // [2]int → *pilKernel
+	n        atomic.Int64
+}
+
+const maxPILKernels = 1024
+
 // pilCoeffs is precompute_coeffs + normalize_coeffs_8bpc: for each output
-// index, the first input index, the count, and fixed-point weights.
+// index, the first input index, the count, and fixed-point weights. The
+// slices are shared: read only.
 func pilCoeffs(inSize, outSize int) (ksize int, bounds []int, kk []int32) {
+	key := [2]int{inSize, outSize}
+	if k, ok := pilKernels.Load(key); ok {
+		k := k.(*pilKernel)
+		return k.ksize, k.bounds, k.kk
+	}
+	ksize, bounds, kk = computePILCoeffs(inSize, outSize)
+	if pilKernels.n.Load() < maxPILKernels {
+		if _, loaded := pilKernels.LoadOrStore(key, &pilKernel{ksize, bounds, kk}); !loaded {
+			pilKernels.n.Add(1)
+		}
+	}
+	return ksize, bounds, kk
+}
+
+// computePILCoeffs computes what pilCoeffs returns.
+func computePILCoeffs(inSize, outSize int) (ksize int, bounds []int, kk []int32) {
 	const support0 = 3.0
 	scale := float64(float32(inSize)) / float64(outSize)
 	filterscale := scale

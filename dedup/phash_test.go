@@ -10,7 +10,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 )
 
 type phashGolden struct {
@@ -188,7 +190,7 @@ func TestParsePHash(t *testing.T) {
 func BenchmarkComputePHash(b *testing.B) {
 	for _, side := range []int{64, 256, 1024} {
 		b.Run(sizeName(side), func(b *testing.B) {
-			img := image.NewRGBA(image.Rect(0, 0, side, side))
+			img := image.NewGray(image.Rect(0, 0, side, side)) // what the crawl hands over
 			r := rand.New(rand.NewPCG(1, 2))
 			for i := range img.Pix {
 				img.Pix[i] = uint8(r.Uint32())
@@ -201,5 +203,45 @@ func BenchmarkComputePHash(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// opaqueImage hides an image's concrete type, so toPILGray takes its
+// generic path.
+type opaqueImage struct{ image.Image }
+
+// TestPILGrayFastPaths: the *image.RGBA and *image.NRGBA paths of
+// toPILGray equal the generic path, on random pixels with random alpha
+// (premultiplied for RGBA), and the cached Lanczos weights equal freshly
+// computed ones.
+func TestPILGrayFastPaths(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	r := rand.New(rand.NewPCG(seed, 3))
+	rgba := image.NewRGBA(image.Rect(0, 0, 37, 23))
+	nrgba := image.NewNRGBA(rgba.Rect)
+	for i := 0; i < len(rgba.Pix); i += 4 {
+		a := uint8(r.Uint32())
+		if i%3 == 0 {
+			a = 255
+		}
+		for c := range 3 {
+			rgba.Pix[i+c] = uint8(r.IntN(int(a) + 1)) // premultiplied: ≤ alpha
+			nrgba.Pix[i+c] = uint8(r.Uint32())
+		}
+		rgba.Pix[i+3], nrgba.Pix[i+3] = a, a
+	}
+	for name, img := range map[string]image.Image{"rgba": rgba, "nrgba": nrgba} {
+		fast, slow := toPILGray(img), toPILGray(opaqueImage{img})
+		if !slices.Equal(fast, slow) {
+			t.Errorf("%s: the fast path differs from the generic one (seed %d)", name, seed)
+		}
+	}
+	for _, n := range []int{1, 31, 64, 255, 1000} {
+		k1, b1, kk1 := pilCoeffs(n, phashSide)
+		k2, b2, kk2 := pilCoeffs(n, phashSide) // cached
+		k3, b3, kk3 := computePILCoeffs(n, phashSide)
+		if k1 != k3 || k2 != k3 || !slices.Equal(b1, b3) || !slices.Equal(b2, b3) || !slices.Equal(kk1, kk3) || !slices.Equal(kk2, kk3) {
+			t.Errorf("pilCoeffs(%d, 32): the cached weights differ from fresh ones", n)
+		}
 	}
 }
