@@ -61,7 +61,7 @@ func BenchmarkProcessPNG64x64Emoji(b *testing.B) {
 // BenchmarkAreaDownscale1920x1080To256 is the resize alone, from a decoded
 // YCbCr JPEG.
 func BenchmarkAreaDownscale1920x1080To256(b *testing.B) {
-	img, err := decodeImage(encodeJPEG(b, photoLike(1920, 1080), 90))
+	img, err := decodeImage(encodeJPEG(b, photoLike(1920, 1080), 90), "jpeg", 1<<25)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fastpng
+
+const raceEnabled = false
