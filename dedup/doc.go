@@ -22,20 +22,33 @@
 // Atomicity comes from lock striping, not from Badger's conflict detection
 // (which is off): Check locks the stripes of every key it will read or
 // write, in order, then runs one Badger transaction. For the near kind the
-// locked keys include the sample's multi-index buckets, and two hashes
-// within the radius share at least one bucket, so their Checks serialise.
+// locked stripes include one per band of the hash split into radius+1
+// bands; two hashes within the radius agree on one of those bands
+// (pigeonhole), so their Checks serialise.
+//
+// CheckBatch is the bulk path: per chunk of up to 1024 samples it takes all
+// their stripes, looks them up in one read transaction (and against the
+// chunk's own kept samples) and writes the kept ones in one transaction,
+// with the same verdicts as Check one sample after another.
 //
 // # Near duplicates: multi-index hashing
 //
 // The index is built for a radius r (stored in the directory; a larger
 // radius later needs a new index, ErrRadiusTooLarge). Each stored hash is
-// split into r+1 disjoint runs of bits (bands); for each band one key
-// 'm' band bits hash goes into Badger, so a band's bucket is one key range.
-// Two hashes within distance r agree on some band (pigeonhole), so a query
-// scans its r+1 buckets, key only, and verifies each candidate by popcount:
-// the search is exact, checked against a brute-force scan in
-// TestRecallAgainstBruteForce. Bucket sizes are n/2^(64/(r+1)): about
-// n/8192 at radius 4, n/128..n/256 at radius 8.
+// split into m disjoint runs of bits (bands, Options.NearBands; 3 from
+// radius 2 up); for each band one key 'm' band rotated-hash goes into
+// Badger, so a band's bucket (the hashes with given bits in that band) is
+// one key range. Writing r = s·m + a (0 ≤ a < m), a hash within r of the
+// query is within s of it on one of the first a+1 bands or within s-1 on
+// one of the others (Norouzi et al., multi-index hashing), so a query
+// seeks to the bucket of every band value within that sub-radius of its
+// own, key only, and verifies each candidate by popcount: the search is
+// exact, checked against a brute-force scan in TestRecallAgainstBruteForce
+// for radii 0 to 10. With 3 bands of 21–22 bits a bucket holds about
+// n/2^21 hashes; a query makes 45 seeks at radius 4 and 696 at radius 8,
+// nearly independent of n (mih.go). Layout version 1 used m = r+1 bands
+// searched exactly, whose buckets grow with n (n/8192 at radius 4,
+// n/128..n/256 at radius 8); Open migrates such an index.
 //
 // # Low-information hashes
 //

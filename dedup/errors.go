@@ -29,6 +29,10 @@ var (
 	// radius needs a new index.
 	ErrRadiusTooLarge = errors.New("dedup: radius larger than the index was built for")
 
+	// ErrOldLayout means the index was written with an older on-disk layout
+	// that this version migrates only when it opens the index read-write.
+	ErrOldLayout = errors.New("dedup: index has an older layout")
+
 	// ErrLocked means the index directory is held by another process (or by
 	// another Index in this process).
 	ErrLocked = errors.New("dedup: index directory is locked by another process")

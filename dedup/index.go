@@ -73,8 +73,12 @@ type Index struct {
 	opts   Options
 	db     *badger.DB
 	epoch  uint64
-	radius int    // query radius (Options.NearRadius)
-	bands  []band // the layout's bands (radius the index was created with)
+	radius int // query radius (Options.NearRadius)
+	built  int // radius the index was created with
+
+	bands     []band     // the stored multi-index bands ("Mbands" of them)
+	probes    [][]uint64 // per band, the masks a query at radius probes
+	lockBands []band     // radius+1 pigeonhole bands the lock stripes use
 
 	locks [lockStripes]sync.Mutex
 	seed  maphash.Seed
@@ -133,7 +137,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Index, error) {
 		return nil, classifyOpenError(dir, err)
 	}
 	x := &Index{dir: dir, opts: opts, db: db, radius: opts.NearRadius, seed: maphash.MakeSeed()}
-	if err := x.initMeta(); err != nil {
+	if err := x.initMeta(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -171,16 +175,19 @@ func classifyOpenError(dir string, err error) error {
 	}
 }
 
-// initMeta checks or writes the layout version and radius, and starts a new
-// epoch.
-func (x *Index) initMeta() error {
-	var version, radius, epoch []byte
+// initMeta checks or writes the layout version, radius and band count,
+// migrates a version 1 layout, and starts a new epoch.
+func (x *Index) initMeta(ctx context.Context) error {
+	var version, radius, nbands, epoch []byte
 	err := x.db.View(func(txn *badger.Txn) error {
 		var err error
 		if version, err = getCopy(txn, metaVersion); err != nil {
 			return err
 		}
 		if radius, err = getCopy(txn, metaRadius); err != nil {
+			return err
+		}
+		if nbands, err = getCopy(txn, metaBands); err != nil {
 			return err
 		}
 		epoch, err = getCopy(txn, metaEpoch)
@@ -192,14 +199,14 @@ func (x *Index) initMeta() error {
 	fresh := version == nil
 	switch {
 	case fresh && x.opts.ReadOnly:
-		x.bands = bands(x.radius)
+		x.setLayout(x.radius, x.newBands(x.radius))
 		return nil
 	case fresh:
 		if !x.isEmpty() {
 			return fmt.Errorf("%w: %s: Badger store without dedup meta", ErrCorrupt, x.dir)
 		}
 		radius = []byte{byte(x.radius)}
-	case len(version) != 1 || version[0] != layoutVersion:
+	case len(version) != 1 || (version[0] != layoutVersion && version[0] != 1):
 		return fmt.Errorf("%w: %s: layout version %x, want %d", ErrCorrupt, x.dir, version, layoutVersion)
 	case len(radius) != 1 || int(radius[0]) > MaxRadius:
 		return fmt.Errorf("%w: %s: bad stored radius %x", ErrCorrupt, x.dir, radius)
@@ -210,12 +217,29 @@ func (x *Index) initMeta() error {
 	if x.radius > built {
 		return fmt.Errorf("%w: %s was built for radius %d, asked for %d", ErrRadiusTooLarge, x.dir, built, x.radius)
 	}
-	x.bands = bands(built)
+	migrate := !fresh && version[0] == 1
+	m := x.newBands(built)
+	switch {
+	case migrate && x.opts.ReadOnly:
+		return fmt.Errorf("%w: %s has layout version 1 (radius+1 bucket bands); open it once read-write to migrate it to version %d",
+			ErrOldLayout, x.dir, layoutVersion)
+	case migrate, fresh:
+	case len(nbands) != 1 || checkBands(int(nbands[0]), built) != nil:
+		return fmt.Errorf("%w: %s: bad stored band count %x for radius %d", ErrCorrupt, x.dir, nbands, built)
+	default:
+		m = int(nbands[0])
+	}
+	x.setLayout(built, m)
 	if epoch != nil {
 		x.epoch = binary.BigEndian.Uint64(epoch)
 	}
 	if x.opts.ReadOnly {
 		return nil
+	}
+	if migrate {
+		if err := x.migrateV1(ctx); err != nil {
+			return err
+		}
 	}
 	x.epoch++
 	err = x.db.Update(func(txn *badger.Txn) error {
@@ -223,6 +247,9 @@ func (x *Index) initMeta() error {
 			return err
 		}
 		if err := txn.Set(metaRadius, radius); err != nil {
+			return err
+		}
+		if err := txn.Set(metaBands, []byte{byte(m)}); err != nil {
 			return err
 		}
 		return txn.Set(metaEpoch, binary.BigEndian.AppendUint64(nil, x.epoch))
@@ -233,6 +260,72 @@ func (x *Index) initMeta() error {
 	if err != nil {
 		return fmt.Errorf("dedup: %s: write meta: %w", x.dir, err)
 	}
+	return nil
+}
+
+// newBands is the band count a new index built for radius r gets.
+func (x *Index) newBands(r int) int {
+	if x.opts.NearBands != 0 {
+		return x.opts.NearBands
+	}
+	return autoBands(r)
+}
+
+func (x *Index) setLayout(built, m int) {
+	x.built = built
+	x.bands = splitBands(m)
+	x.probes = probeMasks(x.bands, x.radius)
+	x.lockBands = splitBands(x.radius + 1)
+}
+
+// migrateV1 rebuilds the multi-index buckets of a layout version 1 index
+// (radius+1 bands, band bits then hash in the key) from its pHash records.
+// It is idempotent: a crash part way leaves version 1 in the meta, and the
+// next Open drops every bucket key and starts again.
+func (x *Index) migrateV1(ctx context.Context) error {
+	log := x.opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log.Info("dedup: migrating index to layout version 2", "dir", x.dir, "bands", len(x.bands))
+	if err := x.db.DropPrefix([]byte{famMIH}); err != nil {
+		return fmt.Errorf("dedup: %s: migrate layout 1: drop buckets: %w", x.dir, err)
+	}
+	wb := x.db.NewWriteBatch()
+	defer wb.Cancel()
+	n := 0
+	err := x.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{famPHash}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if n++; n%65536 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			k := it.Item().Key()
+			if len(k) != 9 {
+				return fmt.Errorf("%w: pHash key %x", ErrCorrupt, k)
+			}
+			h := PHash(binary.BigEndian.Uint64(k[1:]))
+			if h.Bits() < x.opts.LowInfoBits {
+				continue
+			}
+			for i, b := range x.bands {
+				if err := wb.Set(mihKey(i, b, h), nil); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("dedup: %s: migrate layout 1: %w", x.dir, err)
+	}
+	log.Info("dedup: migrated index to layout version 2", "dir", x.dir, "phashes", n)
 	return nil
 }
 
@@ -303,7 +396,7 @@ func (x *Index) Check(ctx context.Context, s Sample) (Verdict, error) {
 	var v Verdict
 	err = x.db.Update(func(txn *badger.Txn) error {
 		var err error
-		v, err = x.lookup(txn, p)
+		v, err = x.lookup(txn, p, nil)
 		if err != nil || !v.Keep {
 			return err
 		}
@@ -357,9 +450,10 @@ func (x *Index) plan(s Sample) (plan, error) {
 		p.near = true
 		p.lowInfo = s.PHash.Bits() < x.opts.LowInfoBits
 	}
-	// Lock stripes: every point key, and for the near kind every bucket.
-	// Two hashes within the radius share a bucket, so their Checks
-	// serialise; equal hashes share the pHash record.
+	// Lock stripes: every point key, and for the near kind each of the
+	// radius+1 pigeonhole bands' values. Two hashes within the radius agree
+	// on one of those bands, so their Checks serialise; equal hashes share
+	// the pHash record.
 	var fps []uint64
 	for _, k := range [][]byte{p.url, p.exact, p.pair} {
 		if k != nil {
@@ -369,8 +463,10 @@ func (x *Index) plan(s Sample) (plan, error) {
 	if p.near {
 		fps = append(fps, maphash.Bytes(x.seed, phashKey(s.PHash)))
 		if !p.lowInfo {
-			for i, b := range x.bands {
-				fps = append(fps, maphash.Bytes(x.seed, bucketPrefix(i, b, s.PHash)))
+			var k []byte
+			for i, b := range x.lockBands {
+				k = lockKey(k, i, b, s.PHash)
+				fps = append(fps, maphash.Bytes(x.seed, k))
 			}
 		}
 	}
@@ -395,13 +491,20 @@ func (x *Index) unlock(stripes []int) {
 	}
 }
 
-// lookup answers the verdict without writing.
-func (x *Index) lookup(txn *badger.Txn, p plan) (Verdict, error) {
+// lookup answers the verdict without writing. mem, when not nil, holds the
+// samples an unfinished CheckBatch chunk has kept: they count as recorded.
+func (x *Index) lookup(txn *badger.Txn, p plan, mem *batchMem) (Verdict, error) {
 	for _, c := range []struct {
 		key  []byte
 		kind Kind
 	}{{p.url, KindURL}, {p.exact, KindExact}, {p.pair, KindPair}} {
-		if c.key == nil || !x.bloomMayHave(c.key) {
+		if c.key == nil {
+			continue
+		}
+		if k, ok := mem.point(c.key); ok {
+			return Verdict{Kind: c.kind, Original: k}, nil
+		}
+		if !x.bloomMayHave(c.key) {
 			continue
 		}
 		e, ok, err := x.liveEntry(txn, c.key)
@@ -416,6 +519,9 @@ func (x *Index) lookup(txn *badger.Txn, p plan) (Verdict, error) {
 		e, d, ok, err := x.nearest(txn, p.s.PHash, p.lowInfo)
 		if err != nil {
 			return Verdict{}, err
+		}
+		if k, md, mok := mem.nearest(p.s.PHash, p.lowInfo, x.radius); mok && (!ok || md < d) {
+			e, d, ok = entry{Key: k}, md, true
 		}
 		if ok {
 			return Verdict{Kind: KindNear, Original: e.Key, Distance: d}, nil
@@ -457,7 +563,7 @@ func (x *Index) liveEntry(txn *badger.Txn, k []byte) (entry, bool, error) {
 }
 
 // nearest finds the live stored pHash closest to h within the radius. A
-// low-information h is matched only exactly.
+// low-information h is matched only exactly. Bucket search: see mih.go.
 func (x *Index) nearest(txn *badger.Txn, h PHash, lowInfo bool) (entry, int, bool, error) {
 	if e, ok, err := x.liveEntry(txn, phashKey(h)); err != nil || ok {
 		return e, 0, ok, err
@@ -466,45 +572,87 @@ func (x *Index) nearest(txn *badger.Txn, h PHash, lowInfo bool) (entry, int, boo
 		return entry{}, 0, false, nil
 	}
 	var (
-		best     entry
-		bestD    = x.radius + 1
-		seen     = map[PHash]bool{h: true}
-		iterOpts = badger.IteratorOptions{PrefetchValues: false}
+		best  entry
+		bestD = x.radius + 1
+		seen  map[PHash]bool // candidates looked up and found stale
+		key   = make([]byte, 0, 10)
+		pvs   []uint64
 	)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{famMIH}})
+	defer it.Close()
+	// Probes go in key order, band by band and by value within a band, so
+	// the iterator only moves forward, and a probe below where the last
+	// seek or scan stopped is an empty bucket that needs no seek (most of
+	// them while the index is small).
 	for i, b := range x.bands {
-		iterOpts.Prefix = bucketPrefix(i, b, h)
-		it := txn.NewIterator(iterOpts)
-		for it.Rewind(); it.Valid(); it.Next() {
-			c, err := decodeMIHKey(it.Item().Key(), x.bands)
-			if err != nil {
-				it.Close()
-				return entry{}, 0, false, err
+		v := b.sub(h)
+		pvs = pvs[:0]
+		for _, mask := range x.probes[i] {
+			pvs = append(pvs, v^mask)
+		}
+		slices.Sort(pvs)
+		sought := false
+		for _, pv := range pvs {
+			if sought {
+				if !it.Valid() {
+					return best, bestD, bestD <= x.radius, nil // no more buckets
+				}
+				k := it.Item().Key()
+				if len(k) != 10 {
+					return entry{}, 0, false, fmt.Errorf("%w: bucket key %x", ErrCorrupt, k)
+				}
+				if int(k[1]) > i || binary.BigEndian.Uint64(k[2:])>>(64-b.n) > pv {
+					continue // the bucket of pv is empty
+				}
 			}
-			d := h.Distance(c)
-			if d >= bestD || seen[c] {
-				continue
-			}
-			seen[c] = true
-			e, ok, err := x.liveEntry(txn, phashKey(c))
-			if err != nil {
-				it.Close()
-				return entry{}, 0, false, err
-			}
-			if ok {
+			it.Seek(bucketStart(key, i, b, pv))
+			sought = true
+			for ; it.Valid(); it.Next() {
+				k := it.Item().Key()
+				if len(k) < 2 || k[1] != byte(i) {
+					break
+				}
+				c, cv, err := decodeMIHKey(k, x.bands)
+				if err != nil {
+					return entry{}, 0, false, err
+				}
+				if cv != pv {
+					break
+				}
+				d := h.Distance(c)
+				if d >= bestD || d == 0 || seen[c] {
+					continue
+				}
+				e, ok, err := x.liveEntry(txn, phashKey(c))
+				if err != nil {
+					return entry{}, 0, false, err
+				}
+				if !ok {
+					if seen == nil {
+						seen = map[PHash]bool{}
+					}
+					seen[c] = true
+					continue
+				}
 				best, bestD = e, d
+				if d == 1 { // distance 0 was the exact record
+					return best, bestD, true, nil
+				}
 			}
 		}
-		it.Close()
 	}
 	return best, bestD, bestD <= x.radius, nil
 }
 
 // record writes the sample's keys as pending in this epoch.
-func (x *Index) record(txn *badger.Txn, p plan) error {
+func (x *Index) record(txn *badger.Txn, p plan) error { return x.recordTo(txn.Set, p) }
+
+// recordTo writes the sample's keys through set.
+func (x *Index) recordTo(set func(k, v []byte) error, p plan) error {
 	val := encodeEntry(entry{Epoch: x.epoch, Key: p.s.Key})
 	for _, k := range [][]byte{p.url, p.exact, p.pair} {
 		if k != nil {
-			if err := txn.Set(k, val); err != nil {
+			if err := set(k, val); err != nil {
 				return err
 			}
 		}
@@ -512,14 +660,14 @@ func (x *Index) record(txn *badger.Txn, p plan) error {
 	if !p.near {
 		return nil
 	}
-	if err := txn.Set(phashKey(p.s.PHash), val); err != nil {
+	if err := set(phashKey(p.s.PHash), val); err != nil {
 		return err
 	}
 	if p.lowInfo {
 		return nil
 	}
 	for i, b := range x.bands {
-		if err := txn.Set(mihKey(i, b, p.s.PHash), nil); err != nil {
+		if err := set(mihKey(i, b, p.s.PHash), nil); err != nil {
 			return err
 		}
 	}

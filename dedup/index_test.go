@@ -260,44 +260,139 @@ func TestLowInformationHashes(t *testing.T) {
 		t.Fatalf("after 2000 low-information hashes: %d bucket entries, %d pHash records; want 0 and 2000",
 			st.BucketEntries, st.PHashes)
 	}
-	// A normal hash goes to radius+1 buckets.
+	// A normal hash goes to one bucket per band.
 	mustCheck(t, x, Sample{Key: "normal", PHash: balancedHash(r), HasPHash: true})
-	if st, _ = x.Stats(ctx); st.BucketEntries != int64(DefaultRadius+1) {
-		t.Fatalf("bucket entries %d, want %d", st.BucketEntries, DefaultRadius+1)
+	if st, _ = x.Stats(ctx); st.BucketEntries != int64(autoBands(DefaultRadius)) || st.Bands != autoBands(DefaultRadius) {
+		t.Fatalf("bucket entries %d in %d bands, want %d", st.BucketEntries, st.Bands, autoBands(DefaultRadius))
 	}
 }
 
-// TestRecallAgainstBruteForce compares Nearest with a linear Hamming scan,
-// for radius 4 and 8, on queries at every distance from stored hashes.
+// bruteNearest is what Nearest must answer, by a linear scan of stored:
+// the smallest distance within radius, where a low-information hash (fewer
+// than lowInfo bits) matches only an equal one and is never a near match
+// of anything else.
+func bruteNearest(stored []PHash, h PHash, radius, lowInfo int) (int, bool) {
+	best := radius + 1
+	for _, s := range stored {
+		d := bits.OnesCount64(uint64(h ^ s))
+		if d > 0 && (h.Bits() < lowInfo || s.Bits() < lowInfo) {
+			continue
+		}
+		best = min(best, d)
+	}
+	return best, best <= radius
+}
+
+// TestRecallAgainstBruteForce compares Nearest with a linear Hamming scan
+// for every radius, with the default band count, the classic radius+1
+// bands and 2 bands where that is allowed, on queries at every distance
+// from stored hashes. A tenth of the stored and queried hashes are
+// low-information (flat or near-flat images).
 func TestRecallAgainstBruteForce(t *testing.T) {
-	for _, radius := range []int{4, 8} {
-		t.Run(fmt.Sprintf("radius=%d", radius), func(t *testing.T) {
-			seed := uint64(radius)
-			r := rand.New(rand.NewPCG(seed, 99))
-			o := testOptions()
-			o.NearRadius = radius
-			o.URL, o.Exact, o.Pair = false, false, false
-			x := openTest(t, t.TempDir(), o)
-			var stored []PHash
-			for i := range 3000 {
-				h := balancedHash(r)
-				if mustCheck(t, x, Sample{Key: fmt.Sprintf("h-%05d", i), PHash: h, HasPHash: true}).Keep {
-					stored = append(stored, h)
-				}
+	for radius := 0; radius <= MaxRadius; radius++ {
+		for _, m := range []int{0, radius + 1, 2} {
+			if m != 0 && countProbes(radius, m) > 1000 {
+				continue // correct but slow: 2 bands from radius 6 up
 			}
-			for q := range 600 {
-				h := flipBits(r, stored[r.IntN(len(stored))], q%(radius+3))
-				best := 65
-				for _, s := range stored {
-					best = min(best, bits.OnesCount64(uint64(h^s)))
+			t.Run(fmt.Sprintf("radius=%d/bands=%d", radius, m), func(t *testing.T) {
+				seed := uint64(radius*100 + m)
+				r := rand.New(rand.NewPCG(seed, 99))
+				o := testOptions()
+				o.NearRadius, o.NearBands = radius, m
+				o.URL, o.Exact, o.Pair = false, false, false
+				x := openTest(t, t.TempDir(), o)
+				lowInfo := func() PHash {
+					h := PHash(0)
+					for range r.IntN(o.LowInfoBits) {
+						h |= 1 << r.IntN(64)
+					}
+					return h
 				}
-				_, d, ok, err := x.Nearest(context.Background(), h)
+				var batch []Sample
+				for i := range 1500 {
+					h := balancedHash(r)
+					if i%10 == 0 {
+						h = lowInfo()
+					}
+					batch = append(batch, Sample{Key: fmt.Sprintf("h-%05d", i), PHash: h, HasPHash: true})
+				}
+				vs, err := x.CheckBatch(context.Background(), batch)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if ok != (best <= radius) || (ok && d != best) {
-					t.Fatalf("seed %d query %d (%s): index says %d/%v, brute force %d", seed, q, h, d, ok, best)
+				var stored []PHash
+				for i, v := range vs {
+					if v.Keep {
+						stored = append(stored, batch[i].PHash)
+					}
 				}
+				for q := range 300 {
+					h := flipBits(r, stored[r.IntN(len(stored))], q%(radius+3))
+					if q%10 == 5 {
+						h = lowInfo()
+					}
+					best, want := bruteNearest(stored, h, radius, o.LowInfoBits)
+					_, d, ok, err := x.Nearest(context.Background(), h)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ok != want || (ok && d != best) {
+						t.Fatalf("seed %d query %d (%s): index says %d/%v, brute force %d/%v", seed, q, h, d, ok, best, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestSubRadii: for every radius and band count, a pair of hashes at
+// exactly that distance has some band within the band's sub-radius, which
+// is what makes the search exact.
+func TestSubRadii(t *testing.T) {
+	for radius := 0; radius <= MaxRadius; radius++ {
+		for m := 1; m <= MaxRadius+1; m++ {
+			t.Run(fmt.Sprintf("radius=%d/bands=%d", radius, m), func(t *testing.T) {
+				seed := uint64(radius*100 + m)
+				r := rand.New(rand.NewPCG(seed, 5))
+				bs, subs := splitBands(m), subRadii(radius, m)
+				for trial := range 2000 {
+					h := PHash(r.Uint64())
+					g := flipBits(r, h, radius)
+					found := false
+					for i, b := range bs {
+						if bits.OnesCount64(b.sub(h)^b.sub(g)) <= subs[i] {
+							found = true
+						}
+					}
+					if !found {
+						t.Fatalf("seed %d trial %d: %s and %s: no band within its sub-radius %v", seed, trial, h, g, subs)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestMasksUpTo(t *testing.T) {
+	for _, tc := range []struct {
+		n uint
+		k int
+	}{{5, 0}, {5, 2}, {5, 7}, {16, 2}, {22, 3}, {64, 2}} {
+		t.Run(fmt.Sprintf("n=%d/k=%d", tc.n, tc.k), func(t *testing.T) {
+			ms := masksUpTo(tc.n, tc.k)
+			want := 0
+			for w := 0; w <= tc.k; w++ {
+				want += binomial(int(tc.n), w)
+			}
+			seen := map[uint64]bool{}
+			for _, m := range ms {
+				if seen[m] || bits.OnesCount64(m) > tc.k || (tc.n < 64 && m >= 1<<tc.n) {
+					t.Fatalf("bad or repeated mask %b", m)
+				}
+				seen[m] = true
+			}
+			if len(ms) != want {
+				t.Fatalf("%d masks, want %d", len(ms), want)
 			}
 		})
 	}

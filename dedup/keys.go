@@ -3,22 +3,27 @@ package dedup
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // Badger key layout. Every key starts with one family byte:
 //
 //	'M' name                      meta: "Mversion" (1 byte), "Mradius" (1 byte),
-//	                              "Mepoch" (8 bytes, big-endian)
+//	                              "Mbands" (1 byte), "Mepoch" (8 bytes, big-endian)
 //	'u' SHA-256(normalised URL)   → entry
 //	's' SHA-256(image bytes)      → entry
 //	'p' PairHash(caption, image)  → entry
 //	'n' pHash (8 bytes)           → entry; the exact pHash record
-//	'm' band sub hash             → empty; multi-index bucket member:
-//	                              band (1 byte), the band's bits of hash
-//	                              (ceil(len/8) bytes, big-endian), hash (8 bytes)
+//	'm' band rotated hash         → empty; multi-index bucket member: band
+//	                              index (1 byte), the hash rotated left so
+//	                              that the band's bits come first (8 bytes,
+//	                              big-endian), so a bucket is a key range
+//	                              (layout version 2; version 1 had the band's
+//	                              bits, then the hash, and radius+1 bands)
 //	'c' sample key                → empty; the sample's shard has committed
 //	'h' shard name                → key list; a shard prepared, not yet committed
 //	'f' SHA-256(normalised URL)   → progress: the crawl's last outcome for the URL (progress.go)
+//	'g' SHA-256(normalised URL)   → page log: a page crawl's queued or done page (pages.go)
 //
 // An entry value is: format byte 1, uvarint epoch, the sample key.
 const (
@@ -31,13 +36,16 @@ const (
 	famCommitted = 'c'
 	famPrepared  = 'h'
 
-	entryFormat   = 1
-	layoutVersion = 1
+	entryFormat = 1
+	// layoutVersion 2: bucket keys hold the rotated hash and the number of
+	// bands is stored ("Mbands"). Version 1 indexes are migrated at Open.
+	layoutVersion = 2
 )
 
 var (
 	metaVersion = []byte("Mversion")
 	metaRadius  = []byte("Mradius")
+	metaBands   = []byte("Mbands")
 	metaEpoch   = []byte("Mepoch")
 )
 
@@ -94,16 +102,14 @@ func preparedKey(shard string) []byte { return append([]byte{famPrepared}, shard
 // counted from the most significant bit.
 type band struct{ start, n uint }
 
-// bands splits 64 bits into radius+1 disjoint, contiguous substrings, the
-// first 64 mod (radius+1) one bit longer. Two hashes within Hamming distance
-// radius agree exactly on at least one of them (pigeonhole).
-func bands(radius int) []band {
-	m := uint(radius + 1)
+// splitBands splits 64 bits into m disjoint, contiguous substrings, the
+// first 64 mod m one bit longer.
+func splitBands(m int) []band {
 	out := make([]band, m)
 	start := uint(0)
-	for i := range m {
-		n := 64 / m
-		if i < 64%m {
+	for i := range uint(m) {
+		n := 64 / uint(m)
+		if i < 64%uint(m) {
 			n++
 		}
 		out[i] = band{start, n}
@@ -112,46 +118,38 @@ func bands(radius int) []band {
 	return out
 }
 
-func (b band) bytes() int { return int(b.n+7) / 8 }
-
 // sub returns the band's bits of h, right-aligned.
 func (b band) sub(h PHash) uint64 { return (uint64(h) << b.start) >> (64 - b.n) }
 
-// bucketPrefix is 'm', the band index and the band's bits of h: the Badger
-// key range holding every stored hash that agrees with h on this band.
-func bucketPrefix(i int, b band, h PHash) []byte {
-	nb := b.bytes()
-	k := make([]byte, 2+nb, 2+nb+8)
-	k[0], k[1] = famMIH, byte(i)
-	v := b.sub(h)
-	for j := nb - 1; j >= 0; j-- {
-		k[2+j] = byte(v)
-		v >>= 8
-	}
-	return k
-}
+// rotated is h rotated left so that the band's bits come first: the order
+// of the band's bucket keys.
+func (b band) rotated(h PHash) uint64 { return bits.RotateLeft64(uint64(h), int(b.start)) }
 
+// mihKey is the bucket key of h in band i: 'm', i, and h rotated left by
+// the band's start, big-endian. A band's bucket for value v is the key range
+// whose rotated hash starts with the band's n bits equal to v
+// (bucketStart), so a bucket lookup is one seek.
 func mihKey(i int, b band, h PHash) []byte {
-	return binary.BigEndian.AppendUint64(bucketPrefix(i, b, h), uint64(h))
+	k := make([]byte, 2, 10)
+	k[0], k[1] = famMIH, byte(i)
+	return binary.BigEndian.AppendUint64(k, b.rotated(h))
 }
 
-// decodeMIHKey returns the full hash at the end of a bucket key, checking
-// that the key is as long as its band says and that the hash agrees with the
-// bucket it is filed under.
-func decodeMIHKey(k []byte, bs []band) (PHash, error) {
-	if len(k) < 2 || k[0] != famMIH || int(k[1]) >= len(bs) {
-		return 0, fmt.Errorf("%w: bucket key %x", ErrCorrupt, k[:min(len(k), 24)])
+// bucketStart is the first possible key of band i's bucket for band value v.
+func bucketStart(dst []byte, i int, b band, v uint64) []byte {
+	dst = append(dst[:0], famMIH, byte(i))
+	return binary.BigEndian.AppendUint64(dst, v<<(64-b.n))
+}
+
+// decodeMIHKey returns the full hash of a bucket key and the band's value
+// it is filed under, checking that the key is as long as the layout says.
+func decodeMIHKey(k []byte, bs []band) (h PHash, v uint64, err error) {
+	if len(k) != 10 || k[0] != famMIH || int(k[1]) >= len(bs) {
+		return 0, 0, fmt.Errorf("%w: bucket key %x", ErrCorrupt, k[:min(len(k), 24)])
 	}
-	i := int(k[1])
-	b := bs[i]
-	if len(k) != 2+b.bytes()+8 {
-		return 0, fmt.Errorf("%w: bucket key %x: length %d", ErrCorrupt, k, len(k))
-	}
-	h := PHash(binary.BigEndian.Uint64(k[len(k)-8:]))
-	if string(bucketPrefix(i, b, h)) != string(k[:len(k)-8]) {
-		return 0, fmt.Errorf("%w: bucket key %x: hash not in its bucket", ErrCorrupt, k)
-	}
-	return h, nil
+	b := bs[k[1]]
+	r := binary.BigEndian.Uint64(k[2:])
+	return PHash(bits.RotateLeft64(r, -int(b.start))), r >> (64 - b.n), nil
 }
 
 func encodeKeyList(keys []string) []byte {

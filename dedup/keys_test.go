@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-func TestBands(t *testing.T) {
-	for radius := 0; radius <= MaxRadius; radius++ {
-		t.Run(fmt.Sprintf("radius=%d", radius), func(t *testing.T) {
-			bs := bands(radius)
-			if len(bs) != radius+1 {
+func TestSplitBands(t *testing.T) {
+	for m := 1; m <= MaxRadius+1; m++ {
+		t.Run(fmt.Sprintf("bands=%d", m), func(t *testing.T) {
+			bs := splitBands(m)
+			if len(bs) != m {
 				t.Fatalf("%d bands", len(bs))
 			}
 			next := uint(0)
@@ -72,23 +72,32 @@ func FuzzDecodeEntry(f *testing.F) {
 	})
 }
 
-// FuzzMIHKey: every hash's bucket keys decode back to it under every
-// radius, and arbitrary bytes never panic the decoder.
+// FuzzMIHKey: every hash's bucket keys decode back to it and to its band
+// value, sort inside their bucket's key range, under every band count; and
+// arbitrary bytes never panic the decoder.
 func FuzzMIHKey(f *testing.F) {
 	f.Add(uint64(0xd479e71b151b458c), uint8(4), []byte("m\x00\x12\x34"))
 	f.Add(uint64(0), uint8(10), []byte{})
 	f.Add(^uint64(0), uint8(0), []byte("m\x05"))
-	f.Fuzz(func(t *testing.T, h uint64, r uint8, junk []byte) {
-		radius := int(r) % (MaxRadius + 1)
-		bs := bands(radius)
+	f.Fuzz(func(t *testing.T, h uint64, m uint8, junk []byte) {
+		bs := splitBands(1 + int(m)%(MaxRadius+1))
 		for i, b := range bs {
 			k := mihKey(i, b, PHash(h))
-			got, err := decodeMIHKey(k, bs)
-			if err != nil || got != PHash(h) {
-				t.Fatalf("radius %d band %d: %x -> %s, %v", radius, i, k, got, err)
+			got, v, err := decodeMIHKey(k, bs)
+			if err != nil || got != PHash(h) || v != b.sub(PHash(h)) {
+				t.Fatalf("%d bands, band %d: %x -> %s %x, %v", len(bs), i, k, got, v, err)
+			}
+			lo := bucketStart(nil, i, b, v)
+			if string(k) < string(lo) {
+				t.Fatalf("key %x sorts before its bucket's start %x", k, lo)
+			}
+			if v+1 < 1<<b.n {
+				if hi := bucketStart(nil, i, b, v+1); string(k) >= string(hi) {
+					t.Fatalf("key %x sorts after the next bucket's start %x", k, hi)
+				}
 			}
 		}
-		if _, err := decodeMIHKey(junk, bs); err != nil && !errors.Is(err, ErrCorrupt) {
+		if _, _, err := decodeMIHKey(junk, bs); err != nil && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("error %v does not wrap ErrCorrupt", err)
 		}
 	})

@@ -6,9 +6,8 @@ import (
 )
 
 // MaxRadius is the largest near-duplicate Hamming radius an index supports.
-// Multi-index hashing uses radius+1 substrings, so radius 10 means 11
-// substrings of 5 or 6 bits: each one a bucket that holds about 1/64 of the
-// stored hashes, which is as slow as an exact index should be allowed to get.
+// At radius 10 a query over 3 bands of 21–22 bits makes about 3,800 bucket
+// lookups, which is as slow as an exact index should be allowed to get.
 const MaxRadius = 10
 
 // DefaultRadius is the near-duplicate radius of DefaultOptions.
@@ -30,6 +29,16 @@ type Options struct {
 	// created with; reopening it with a larger one fails with
 	// ErrRadiusTooLarge, a smaller one is fine.
 	NearRadius int
+
+	// NearBands is the number of multi-index bands a new index splits the
+	// hash into; 0 picks it from the radius (autoBands: radius+1 up to
+	// radius 2, then 3). Each query searches each band within a sub-radius
+	// (see mih.go), so any count is exact; fewer bands mean more bucket
+	// lookups per query and far fewer candidates. It is fixed when the index
+	// is created (stored in it): reopening uses the stored count whatever
+	// this says. A count whose queries would need more than 16384 lookups at
+	// NearRadius is refused.
+	NearBands int
 
 	// LowInfoBits: a pHash with fewer bits set than this is a low-information
 	// hash (see the package documentation). It is recorded and matched only
@@ -67,7 +76,7 @@ type Options struct {
 }
 
 // DefaultOptions returns the options the crawl uses: every kind on, radius 4,
-// low-information hashes below 12 bits set, no Bloom filter (it does not pay:
+// low-information hashes below 12 bits set, no Bloom filter (no win at 1M;
 // see bench/RESULTS.md), 64 MiB memtables, 64 MiB block cache.
 func DefaultOptions() Options {
 	return Options{
@@ -88,6 +97,11 @@ func DefaultOptions() Options {
 func (o Options) validate() error {
 	if o.NearRadius < 0 || o.NearRadius > MaxRadius {
 		return fmt.Errorf("%w: NearRadius %d not in 0..%d", ErrBadOptions, o.NearRadius, MaxRadius)
+	}
+	if o.NearBands != 0 {
+		if err := checkBands(o.NearBands, o.NearRadius); err != nil {
+			return err
+		}
 	}
 	if o.LowInfoBits < 0 || o.LowInfoBits > 32-MaxRadius {
 		return fmt.Errorf("%w: LowInfoBits %d not in 0..%d", ErrBadOptions, o.LowInfoBits, 32-MaxRadius)

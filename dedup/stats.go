@@ -14,8 +14,8 @@ import (
 type Stats struct {
 	Dir   string
 	Epoch uint64
-	// Radius the index was built for (the multi-index layout).
-	BuiltRadius int
+	// Radius the index was built for, and its number of multi-index bands.
+	BuiltRadius, Bands int
 
 	// Records on disk, pending and committed alike.
 	URLs, Exact, Pairs, PHashes, BucketEntries int64
@@ -36,7 +36,7 @@ func (x *Index) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, ErrClosed
 	}
 	st := Stats{
-		Dir: x.dir, Epoch: x.epoch, BuiltRadius: len(x.bands) - 1,
+		Dir: x.dir, Epoch: x.epoch, BuiltRadius: x.built, Bands: len(x.bands),
 		Checks: x.checks.Load(), Kept: x.kept.Load(), Duplicates: map[Kind]int64{},
 	}
 	for k := KindURL; k <= KindNear; k++ {
