@@ -313,7 +313,19 @@ func s3Cmd(ctx context.Context, args []string) error {
 	latency := fs.Duration("latency", 50*time.Millisecond, "latency added to every response")
 	proc := fs.Bool("proxy-process", false, "run the toxiproxy in a child process (its own cores), not in this one")
 	proxyProcs := fs.Int("proxy-procs", 1, "GOMAXPROCS of the proxy's child process")
+	prof := fs.String("cpuprofile", "", "write CPU profiles of the runs without and with latency to PREFIX-plain.pprof and PREFIX-latency.pprof")
 	_ = fs.Parse(args)
+	var profs [2]*os.File
+	if *prof != "" {
+		for i, name := range []string{"-plain.pprof", "-latency.pprof"} {
+			f, err := os.Create(*prof + name)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			profs[i] = f
+		}
+	}
 	endpoint := os.Getenv("AWS_ENDPOINT_URL")
 	if endpoint == "" || *dir == "" {
 		return errors.New("s3: needs -dir and a MinIO (run under scripts/minio.sh run)")
@@ -346,8 +358,14 @@ func s3Cmd(ctx context.Context, args []string) error {
 	if *proc {
 		base = fmt.Sprintf("s3-p%d", runtime.GOMAXPROCS(0))
 	}
-	for range *runs {
-		for _, lat := range []bool{false, true} {
+	for r := range *runs {
+		// ABBA order: the second run of a pair is not always the one with
+		// latency (a process's later runs can differ from its earlier ones)
+		order := []bool{false, true}
+		if r%2 == 1 {
+			order = []bool{true, false}
+		}
+		for _, lat := range order {
 			label := base
 			if lat {
 				if err := px.setLatency(*latency); err != nil {
@@ -355,7 +373,19 @@ func s3Cmd(ctx context.Context, args []string) error {
 				}
 				label = fmt.Sprintf("%s+%dms", base, latency.Milliseconds())
 			}
+			// One profile per kind of run, over all its runs: a profile
+			// restarted per run would overwrite the file, so only the
+			// first run of each kind is profiled.
+			profiling := false
+			if f := profs[map[bool]int{false: 0, true: 1}[lat]]; f != nil {
+				if st, _ := f.Stat(); st != nil && st.Size() == 0 {
+					profiling = pprof.StartCPUProfile(f) == nil
+				}
+			}
 			res, err := measure(ctx, url, opts, *epochs, tok)
+			if profiling {
+				pprof.StopCPUProfile()
+			}
 			if lat {
 				if rerr := px.clear(); rerr != nil && err == nil {
 					err = rerr

@@ -16,7 +16,8 @@
 #    loader waited for shards to arrive, the latency its prefetch did not hide;
 # 4. the same pairs with the loader on one core (GOMAXPROCS=1) and the toxiproxy in a child
 #    process of its own, so that on a small machine the proxy's work is not charged to the
-#    loader's core (as a remote store's would not be).
+#    loader's core (as a remote store's would not be); twice as many pairs, since one core's
+#    wall time is what is compared. Pairs alternate their order (ABBA).
 #
 # "per core" is samples per CPU-second of the whole process (user+system; for Python its
 # zstd children too), which stays meaningful on a busy machine where wall time does not.
@@ -59,7 +60,7 @@ raw=bench/out/loader-$(date +%Y%m%d-%H%M%S).txt
 	log "s3:// through toxiproxy"
 	scripts/minio.sh run "$work/loaderbench" s3 -dir "$work/ds" -runs "$S3RUNS" -latency 50ms
 	log "s3:// through a toxiproxy in its own process; the loader on one core"
-	GOMAXPROCS=1 scripts/minio.sh run "$work/loaderbench" s3 -dir "$work/ds" -runs "$S3RUNS" -latency 50ms -proxy-process
+	GOMAXPROCS=1 scripts/minio.sh run "$work/loaderbench" s3 -dir "$work/ds" -runs "$((2 * S3RUNS))" -latency 50ms -proxy-process
 } | tee "$raw" >&2
 
 awk '
