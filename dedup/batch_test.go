@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 )
 
@@ -124,45 +123,23 @@ func TestCheckBatchConcurrentWithCheck(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 0))
 			x := openTest(t, t.TempDir(), testOptions())
 			base := sampleAt(1)
-			var (
-				wg    sync.WaitGroup
-				mu    sync.Mutex
-				kept  []string
-				start = make(chan struct{})
-			)
-			for i := range workers {
-				s := tc.mk(i, base, r)
+			offers := make([]Sample, workers)
+			for i := range offers {
+				offers[i] = tc.mk(i, base, r)
+			}
+			oneKept(t, seed, workers, func(i int) (Verdict, string, error) {
+				s := offers[i]
+				if i%2 == 1 {
+					v, err := x.Check(context.Background(), s)
+					return v, s.Key, err
+				}
 				// Fillers: unrelated samples around the duplicate.
-				batch := []Sample{sampleAt(10_000 + 3*i), s, sampleAt(10_001 + 3*i)}
-				wg.Go(func() {
-					<-start
-					var v Verdict
-					if i%2 == 0 {
-						vs, err := x.CheckBatch(context.Background(), batch)
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						v = vs[1]
-					} else {
-						var err error
-						if v, err = x.Check(context.Background(), s); err != nil {
-							t.Error(err)
-							return
-						}
-					}
-					if v.Keep {
-						mu.Lock()
-						kept = append(kept, s.Key)
-						mu.Unlock()
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			if len(kept) != 1 {
-				t.Fatalf("seed %d: kept %d samples (%v), want exactly 1", seed, len(kept), kept)
-			}
+				vs, err := x.CheckBatch(context.Background(), []Sample{sampleAt(10_000 + 3*i), s, sampleAt(10_001 + 3*i)})
+				if err != nil {
+					return Verdict{}, "", err
+				}
+				return vs[1], s.Key, nil
+			})
 		})
 	}
 }

@@ -185,33 +185,43 @@ func TestConcurrentDuplicates(t *testing.T) {
 			for i := range samples {
 				samples[i] = tc.mk(i, base, r)
 			}
-			var (
-				wg   sync.WaitGroup
-				mu   sync.Mutex
-				kept []string
-			)
-			start := make(chan struct{})
-			for _, s := range samples {
-				wg.Go(func() {
-					<-start
-					v, err := x.Check(context.Background(), s)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if v.Keep {
-						mu.Lock()
-						kept = append(kept, s.Key)
-						mu.Unlock()
-					}
-				})
+			oneKept(t, seed, workers, func(i int) (Verdict, string, error) {
+				v, err := x.Check(context.Background(), samples[i])
+				return v, samples[i].Key, err
+			})
+		})
+	}
+}
+
+// oneKept runs offer(i) for i in [0, n) on n goroutines released at once
+// and fails unless exactly one offer is kept.
+func oneKept(t *testing.T, seed uint64, n int, offer func(i int) (Verdict, string, error)) {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		kept  []string
+		start = make(chan struct{})
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			v, key, err := offer(i)
+			if err != nil {
+				t.Error(err)
+				return
 			}
-			close(start)
-			wg.Wait()
-			if len(kept) != 1 {
-				t.Fatalf("seed %d: kept %d samples (%v), want exactly 1", seed, len(kept), kept)
+			if v.Keep {
+				mu.Lock()
+				kept = append(kept, key)
+				mu.Unlock()
 			}
 		})
+	}
+	close(start)
+	wg.Wait()
+	if len(kept) != 1 {
+		t.Fatalf("seed %d: kept %d samples (%v), want exactly 1", seed, len(kept), kept)
 	}
 }
 
