@@ -417,12 +417,19 @@ func benchNearQuery(b *testing.B, spec baseSpec) {
 	stored := storedHashes(spec.n, seed)
 	o := spec.options()
 	o.ReadOnly = true
+	if v := os.Getenv("DEDUP_BENCH_BLOCK_CACHE_MB"); v != "" { // the block cache to query with
+		mb, err := strconv.Atoi(v)
+		if err != nil || mb <= 0 {
+			b.Fatalf("DEDUP_BENCH_BLOCK_CACHE_MB=%q: want a positive number of MiB", v)
+		}
+		o.BlockCacheSize = int64(mb) << 20
+	}
 	x, err := Open(context.Background(), base, o)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer x.Close()
-	b.Logf("seed %d, %d stored hashes, radius %d, %d bands", seed, spec.n, spec.radius, len(x.bands))
+	b.Logf("seed %d, %d stored hashes, radius %d, %d bands, block cache %d MiB", seed, spec.n, spec.radius, len(x.bands), o.BlockCacheSize>>20)
 	r := rand.New(rand.NewPCG(seed, 1))
 	ctx := context.Background()
 	b.ReportAllocs()
