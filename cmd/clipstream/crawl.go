@@ -226,7 +226,9 @@ func runCrawl(ctx context.Context, opts crawlOptions, stdout io.Writer, log *slo
 	defer store.Close()
 	dopts := dedup.DefaultOptions()
 	dopts.NearRadius = opts.Radius
-	dopts.BlockCacheSize = int64(opts.DedupCacheMB) << 20
+	if opts.DedupCacheMB > 0 { // 0: the default
+		dopts.BlockCacheSize = int64(opts.DedupCacheMB) << 20
+	}
 	idx, err := dedup.Open(ctx, opts.Index, dopts)
 	if err != nil {
 		return err
@@ -515,7 +517,7 @@ func fetcherOptions(opts crawlOptions) (crawl.Options, error) {
 	if opts.Radius < 0 || opts.Radius > 10 {
 		return fo, usageErrorf("--dedup-radius %d: want 0-10", opts.Radius)
 	}
-	if opts.DedupCacheMB <= 0 {
+	if opts.DedupCacheMB < 0 {
 		return fo, usageErrorf("--dedup-cache %d: want a positive number of MiB", opts.DedupCacheMB)
 	}
 	return fo, nil

@@ -169,7 +169,7 @@ func TestCrawlUsage(t *testing.T) {
 		{"bad-partition", []string{"crawl", "--out", t.TempDir(), "--partition", "4/4", "list.txt"}},
 		{"bad-resize", []string{"crawl", "--out", t.TempDir(), "--resize-mode", "stretch", "list.txt"}},
 		{"bad-radius", []string{"crawl", "--out", t.TempDir(), "--dedup-radius", "11", "list.txt"}},
-		{"bad-dedup-cache", []string{"crawl", "--out", t.TempDir(), "--dedup-cache", "0", "list.txt"}},
+		{"bad-dedup-cache", []string{"crawl", "--out", t.TempDir(), "--dedup-cache", "-1", "list.txt"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if code, _, stderr := runCLI(t, context.Background(), tc.args...); code != exitUsage {
