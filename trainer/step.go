@@ -64,9 +64,6 @@ func newStepper(be ops.Backend, m *model.Model, cfg AdamWConfig, clip float64) (
 	return s, nil
 }
 
-// onDevice reports whether the step runs on the backend.
-func (s *stepper) onDevice() bool { return s.dev != nil }
-
 // apply takes one step at learning rate lr on the gradients of k
 // accumulated micro-batches, returning the gradient norm (before
 // clipping, of the averaged gradient) and the logit scale exp(t) after

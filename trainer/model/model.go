@@ -30,14 +30,13 @@ type Model struct {
 	gs      gradScratch
 	patches []float32 // host patchify scratch
 	ids     []int32   // token ids of the last Forward
-	eot     []int     // pooled position (argmax id) per caption
 	// Row indices for the gathers and scatters (EmbeddingForward and
 	// EmbeddingBackward used as row gather and scatter-add) that do in a
 	// few launches what would otherwise be 10 small ops per image.
 	vPosIDs, tPosIDs []int32 // [B·T]: t, the position row of each token row
 	vRows            []int32 // [B·T]: the patch-embedding row of each token row (B·P for the class token)
 	vPoolIDs         []int32 // [B]: b·T, the class-token row of each image
-	tPoolIDs         []int32 // [B]: b·T + eot[b], the end-of-text row of each caption
+	tPoolIDs         []int32 // [B]: b·T + the end-of-text position (argmax id) of each caption
 	forwardOK        bool
 }
 
@@ -409,7 +408,6 @@ func (m *Model) forward(tokens []int32, B int, patches func()) (float32, error) 
 		return 0, err
 	}
 	m.ids = append(m.ids[:0], tokens...)
-	m.eot = m.eot[:0]
 	for b := range B {
 		row := tokens[b*t.Context : (b+1)*t.Context]
 		best := 0
@@ -418,8 +416,7 @@ func (m *Model) forward(tokens []int32, B int, patches func()) (float32, error) 
 				best = i
 			}
 		}
-		m.eot = append(m.eot, best) // first maximum, as torch.argmax
-		m.tPoolIDs[b] = int32(b*t.Context + best)
+		m.tPoolIDs[b] = int32(b*t.Context + best) // first maximum, as torch.argmax
 	}
 	patches()
 
