@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -107,6 +108,9 @@ func FuzzOpenURL(f *testing.F) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := Open(ctx, raw, Options{})
+		if u, perr := url.Parse(raw); perr == nil && u.User == nil {
+			return // any ":pw@" is in the path, not a credential
+		}
 		if err != nil && strings.Contains(raw, ":pw@") && strings.Contains(err.Error(), ":pw@") {
 			t.Fatalf("error echoes the password: %v", err)
 		}

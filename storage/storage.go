@@ -175,18 +175,17 @@ func Open(ctx context.Context, rawURL string, opts Options) (Store, error) {
 }
 
 // redactURL drops any user information from a URL so it can be printed.
+// It cuts from the scheme's "://" to the last '@' of the whole string:
+// more than url.Parse's user information when a path, query or fragment
+// holds an '@' too, never less, so no password survives however the URL
+// is malformed.
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		if i := strings.Index(raw, "@"); i >= 0 {
-			if j := strings.Index(raw, "://"); j >= 0 && j < i {
-				return raw[:j+3] + "REDACTED@" + raw[i+1:]
-			}
-		}
+	i := strings.LastIndex(raw, "@")
+	j := strings.Index(raw, "://")
+	if i < 0 || j < 0 || j > i {
 		return raw
 	}
-	u.User = url.User("REDACTED")
-	return u.String()
+	return raw[:j+3] + "REDACTED@" + raw[i+1:]
 }
 
 // MaxKeyLen is the longest key accepted, in bytes (S3's limit).
