@@ -431,6 +431,12 @@ func TestOpArgumentChecks(t *testing.T) {
 			C := maxLayerNormC + 1
 			b.LayerNormBackward(mk(C), mk(C), mk(C), mk(C), mk(C), mk(C), mk(1), mk(1), 1, C)
 		}},
+		{"fused matmul pre size", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
+			b.MatmulActivationForward(mk(5), mk(6), mk(6), mk(9), mk(3), 2, 3, 3, ops.GELU)
+		}},
+		{"fused residual layernorm rows", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
+			b.ResidualLayerNormForward(mk(6), mk(6), mk(1), mk(2), mk(6), mk(6), mk(3), mk(3), 2, 3)
+		}},
 		{"contrastive loss size", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
 			b.ContrastiveForward(mk(2), mk(4), mk(4), mk(4), mk(6), mk(6), mk(1), 2, 3)
 		}},

@@ -21,12 +21,13 @@ var kernelFS embed.FS
 // kernelFiles maps each kernel file to its extern "C" entry points. The
 // NVRTC test checks that this table and the compiled PTX agree.
 var kernelFiles = map[string][]string{
-	"activation.cu":  {"gelu_forward", "gelu_backward", "quickgelu_forward", "quickgelu_backward", "add_bias", "bias_backward"},
+	"activation.cu": {"gelu_forward", "gelu_backward", "quickgelu_forward", "quickgelu_backward", "add_bias", "bias_backward",
+		"bias_gelu_forward", "bias_quickgelu_forward"},
 	"attention.cu":   {"attn_permute", "attn_permute_backward", "attn_unpermute", "attn_unpermute_backward", "attn_softmax_forward", "attn_softmax_backward"},
 	"cast.cu":        {"f32_to_bf16_kernel", "bf16_to_f32_kernel", "image_normalize", "image_patches"},
 	"contrastive.cu": {"contrastive_rows", "contrastive_cols", "contrastive_loss", "contrastive_grad", "contrastive_dscale"},
 	"embedding.cu":   {"embedding_forward", "embedding_backward"},
-	"layernorm.cu":   {"layernorm_forward", "layernorm_backward"},
+	"layernorm.cu":   {"layernorm_forward", "residual_layernorm_forward", "layernorm_backward"},
 	"normalize.cu":   {"normalize_forward", "normalize_backward"},
 	"optim.cu":       {"adamw", "sum_squares"},
 	"residual.cu":    {"residual_forward", "residual_backward"},

@@ -137,6 +137,21 @@ func (b *Backend) LayerNormForward(out, mean, rstd, inp, weight, bias ops.Tensor
 	})
 }
 
+// ResidualLayerNormForward implements ops.Backend: one warp per row adds
+// the residual and normalises it, reading a and b once and res from cache.
+func (b *Backend) ResidualLayerNormForward(res, out, mean, rstd, x, y, weight, bias ops.Tensor, N, C int) {
+	a := b.args("ResidualLayerNormForward")
+	r, o, m, s := a.out("res", res, N*C), a.out("out", out, N*C), a.out("mean", mean, N), a.out("rstd", rstd, N)
+	p, q := a.in("a", x, N*C), a.in("b", y, N*C)
+	w, bs := a.in("weight", weight, C), a.in("bias", bias, C)
+	b.run(a, func() error {
+		if N == 0 {
+			return nil
+		}
+		return b.launch("residual_layernorm_forward", warpPerRow(int64(N)), r, o, m, s, p, q, w, bs, N, C)
+	})
+}
+
 // LayerNormBackward implements ops.Backend.
 func (b *Backend) LayerNormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd ops.Tensor, N, C int) {
 	a := b.args("LayerNormBackward")
@@ -156,6 +171,31 @@ func activationKernels(act ops.Activation) (fwd, bwd string) {
 		return "quickgelu_forward", "quickgelu_backward"
 	}
 	return "gelu_forward", "gelu_backward"
+}
+
+// MatmulActivationForward implements ops.Backend: the GEMM writes pre
+// without the bias, then one kernel adds the bias and applies act, reading
+// pre once (unfused: a bias pass and an activation pass, two reads and two
+// writes of the N·OC floats).
+func (b *Backend) MatmulActivationForward(pre, out, inp, weight, bias ops.Tensor, N, C, OC int, act ops.Activation) {
+	a := b.args("MatmulActivationForward")
+	p, o := a.out("pre", pre, N*OC), a.out("out", out, N*OC)
+	x, w, bs := a.in("inp", inp, N*C), a.in("weight", weight, OC*C), a.optIn("bias", bias, OC)
+	b.run(a, func() error {
+		g := rowMajorGemm{TransB: true, M: N, N: OC, K: C, A: x, LDA: C, B: w, LDB: C, C: p, LDC: OC, Alpha: 1}
+		if err := b.gemm(g, inp, weight); err != nil {
+			return err
+		}
+		if N*OC == 0 {
+			return nil
+		}
+		kernel := "bias_gelu_forward"
+		if act == ops.QuickGELU {
+			kernel = "bias_quickgelu_forward"
+		}
+		n := int64(N) * int64(OC)
+		return b.launch(kernel, elementwise(n), p, o, bs, n, OC)
+	})
 }
 
 // ActivationForward implements ops.Backend.

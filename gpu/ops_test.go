@@ -276,6 +276,14 @@ func opCases() []opCase {
 		cases = append(cases,
 			opCase{name: "ActivationForward/" + act.name, tensors: []tspec{{"out", N * C, out, true}, {"inp", N * C, in, false}},
 				run: func(b ops.Backend, t map[string]ops.Tensor) { b.ActivationForward(t["out"], t["inp"], act.a) }},
+			opCase{name: "MatmulActivationForward/" + act.name, tensors: []tspec{{"pre", N * OC, out, true}, {"out", N * OC, out, true}, {"inp", N * C, in, false}, {"weight", OC * C, in, false}, {"bias", OC, in, false}},
+				run: func(b ops.Backend, t map[string]ops.Tensor) {
+					b.MatmulActivationForward(t["pre"], t["out"], t["inp"], t["weight"], t["bias"], N, C, OC, act.a)
+				}},
+			opCase{name: "MatmulActivationForward/" + act.name + "/nobias", tensors: []tspec{{"pre", N * OC, out, true}, {"out", N * OC, out, true}, {"inp", N * C, in, false}, {"weight", OC * C, in, false}},
+				run: func(b ops.Backend, t map[string]ops.Tensor) {
+					b.MatmulActivationForward(t["pre"], t["out"], t["inp"], t["weight"], ops.Tensor{}, N, C, OC, act.a)
+				}},
 			opCase{name: "ActivationBackward/" + act.name, tensors: []tspec{{"dinp", N * C, acc, true}, {"inp", N * C, in, false}, {"dout", N * C, in, false}},
 				run: func(b ops.Backend, t map[string]ops.Tensor) {
 					b.ActivationBackward(t["dinp"], t["inp"], t["dout"], act.a)
@@ -305,6 +313,10 @@ func opCases() []opCase {
 			run: func(b ops.Backend, t map[string]ops.Tensor) { b.ResidualForward(t["out"], t["a"], t["b"]) }},
 		opCase{name: "ResidualBackward", tensors: []tspec{{"da", N * C, acc, true}, {"db", N * C, acc, true}, {"dout", N * C, in, false}},
 			run: func(b ops.Backend, t map[string]ops.Tensor) { b.ResidualBackward(t["da"], t["db"], t["dout"]) }},
+		opCase{name: "ResidualLayerNormForward", tensors: []tspec{{"res", N * C, out, true}, {"out", N * C, out, true}, {"mean", N, out, true}, {"rstd", N, out, true}, {"a", N * C, in, false}, {"b", N * C, in, false}, {"weight", C, in, false}, {"bias", C, in, false}},
+			run: func(b ops.Backend, t map[string]ops.Tensor) {
+				b.ResidualLayerNormForward(t["res"], t["out"], t["mean"], t["rstd"], t["a"], t["b"], t["weight"], t["bias"], N, C)
+			}},
 		opCase{name: "EmbeddingForward", tensors: []tspec{{"out", N * C, out, true}, {"table", V * C, in, false}},
 			run: func(b ops.Backend, t map[string]ops.Tensor) { b.EmbeddingForward(t["out"], t["table"], ids, N, C, V) }},
 		opCase{name: "EmbeddingBackward", tensors: []tspec{{"dtable", V * C, acc, true}, {"dout", N * C, in, false}},

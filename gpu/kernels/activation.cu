@@ -1,10 +1,11 @@
 // Elementwise non-linearities, bias add and bias gradient.
 
+__device__ __forceinline__ float gelu_f(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+__device__ __forceinline__ float quickgelu_f(float x) { return x / (1.0f + expf(-1.702f * x)); }
+
 extern "C" __global__ void gelu_forward(float* out, const float* inp, long long n) {
-    GRID_STRIDE(i, n) {
-        const float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    }
+    GRID_STRIDE(i, n) { out[i] = gelu_f(inp[i]); }
 }
 
 // dinp += (Φ(x) + x·φ(x))·dout
@@ -17,9 +18,31 @@ extern "C" __global__ void gelu_backward(float* dinp, const float* inp, const fl
 }
 
 extern "C" __global__ void quickgelu_forward(float* out, const float* inp, long long n) {
+    GRID_STRIDE(i, n) { out[i] = quickgelu_f(inp[i]); }
+}
+
+// bias_gelu_forward and bias_quickgelu_forward finish a GEMM: pre[n, o] +=
+// bias[o] (bias may be null), then out = act(pre), in one pass over pre
+// instead of a bias pass and an activation pass.
+extern "C" __global__ void bias_gelu_forward(float* pre, float* out, const float* bias, long long n, int OC) {
     GRID_STRIDE(i, n) {
-        const float x = inp[i];
-        out[i] = x / (1.0f + expf(-1.702f * x));
+        float x = pre[i];
+        if (bias) {
+            x += bias[i % OC];
+            pre[i] = x;
+        }
+        out[i] = gelu_f(x);
+    }
+}
+
+extern "C" __global__ void bias_quickgelu_forward(float* pre, float* out, const float* bias, long long n, int OC) {
+    GRID_STRIDE(i, n) {
+        float x = pre[i];
+        if (bias) {
+            x += bias[i % OC];
+            pre[i] = x;
+        }
+        out[i] = quickgelu_f(x);
     }
 }
 

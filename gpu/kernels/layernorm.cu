@@ -1,11 +1,10 @@
 // LayerNorm over the last dimension (eps 1e-5, biased variance, as
 // PyTorch's nn.LayerNorm). One warp per row.
 
-extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
-                                             const float* weight, const float* bias, int N, int C) {
-    WARP_ROW(row, lane);
-    if (row >= N) return;
-    const float* x = inp + row * C;
+// layernorm_row normalises row x (C floats) into y, the warp's 32 lanes
+// striding over it, and has lane 0 save the row's mean and 1/std.
+__device__ __forceinline__ void layernorm_row(float* y, float* mean, float* rstd, const float* x, const float* weight,
+                                              const float* bias, int C, int lane) {
     float s = 0.0f;
     for (int i = lane; i < C; i += 32) s += x[i];
     const float m = warp_sum(s) / C;
@@ -15,12 +14,31 @@ extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rst
         v += d * d;
     }
     const float r = rsqrtf(warp_sum(v) / C + 1e-5f);
-    float* y = out + row * C;
     for (int i = lane; i < C; i += 32) y[i] = ((x[i] - m) * r) * weight[i] + bias[i];
     if (lane == 0) {
-        mean[row] = m;
-        rstd[row] = r;
+        *mean = m;
+        *rstd = r;
     }
+}
+
+extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
+                                             const float* weight, const float* bias, int N, int C) {
+    WARP_ROW(row, lane);
+    if (row >= N) return;
+    layernorm_row(out + row * C, mean + row, rstd + row, inp + row * C, weight, bias, C, lane);
+}
+
+// residual_layernorm_forward: res = a + b, then out = LayerNorm(res), one
+// warp per row. Each lane reads back only the elements of res it wrote, so
+// the row needs no barrier, and res may alias a or b.
+extern "C" __global__ void residual_layernorm_forward(float* res, float* out, float* mean, float* rstd, const float* a,
+                                                      const float* b, const float* weight, const float* bias, int N,
+                                                      int C) {
+    WARP_ROW(row, lane);
+    if (row >= N) return;
+    const long long off = row * C;
+    for (int i = lane; i < C; i += 32) res[off + i] = a[off + i] + b[off + i];
+    layernorm_row(out + off, mean + row, rstd + row, res + off, weight, bias, C, lane);
 }
 
 // layernorm_backward adds dinp, dweight and dbias. Rows are grid-strided

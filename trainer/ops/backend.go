@@ -76,6 +76,12 @@ type Backend interface {
 	LayerNormForward(out, mean, rstd, inp, weight, bias Tensor, N, C int)
 	LayerNormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd Tensor, N, C int)
 
+	// MatmulActivationForward is MatmulForward into pre followed by
+	// ActivationForward(out, pre, act), fused where the backend can: pre
+	// keeps the pre-activation values ActivationBackward needs. Its results
+	// equal the two ops' (bit for bit on the CPU).
+	MatmulActivationForward(pre, out, inp, weight, bias Tensor, N, C, OC int, act Activation)
+
 	// ActivationForward applies act elementwise.
 	ActivationForward(out, inp Tensor, act Activation)
 	ActivationBackward(dinp, inp, dout Tensor, act Activation)
@@ -89,6 +95,12 @@ type Backend interface {
 	// ResidualForward: out = a + b.
 	ResidualForward(out, a, b Tensor)
 	ResidualBackward(da, db, dout Tensor)
+	// ResidualLayerNormForward is ResidualForward(res, a, b) followed by
+	// LayerNormForward(out, mean, rstd, res, weight, bias, N, C), in one
+	// pass over each row where the backend can (a pre-LN block's residual
+	// add and the next LayerNorm). Results equal the two ops' (bit for bit
+	// on the CPU).
+	ResidualLayerNormForward(res, out, mean, rstd, a, b, weight, bias Tensor, N, C int)
 
 	// EmbeddingForward: out[N,C] = table[ids[n]] (table [V,C]).
 	EmbeddingForward(out, table Tensor, ids []int32, N, C, V int)

@@ -186,6 +186,18 @@ func (c *CPU) LayerNormBackward(dinp, dweight, dbias, dout, inp, weight, mean, r
 	}
 }
 
+// MatmulActivationForward implements Backend: the matmul, then the
+// activation (the CPU gains nothing from fusing them).
+func (c *CPU) MatmulActivationForward(pre, out, inp, weight, bias Tensor, N, C, OC int, act Activation) {
+	a := c.args("MatmulActivationForward")
+	p, o := a.need("pre", pre, N*OC), a.need("out", out, N*OC)
+	x, w, b := a.need("inp", inp, N*C), a.need("weight", weight, OC*C), a.opt("bias", bias, OC)
+	if a.ok() {
+		matmulForward(p, x, w, b, N, C, OC, c.Workers)
+		activationForward(o, p, act, c.Workers)
+	}
+}
+
 // ActivationForward implements Backend.
 func (c *CPU) ActivationForward(out, inp Tensor, act Activation) {
 	a := c.args("ActivationForward")
@@ -240,6 +252,17 @@ func (c *CPU) ResidualForward(out, x, y Tensor) {
 		parallelFor(len(o), elemWorkers(len(o), c.Workers), func(lo, hi int) {
 			residualForward(o[lo:hi], p[lo:hi], q[lo:hi])
 		})
+	}
+}
+
+// ResidualLayerNormForward implements Backend.
+func (c *CPU) ResidualLayerNormForward(res, out, mean, rstd, x, y, weight, bias Tensor, N, C int) {
+	a := c.args("ResidualLayerNormForward")
+	r, o, m, s := a.need("res", res, N*C), a.need("out", out, N*C), a.need("mean", mean, N), a.need("rstd", rstd, N)
+	p, q := a.need("a", x, N*C), a.need("b", y, N*C)
+	w, b := a.need("weight", weight, C), a.need("bias", bias, C)
+	if a.ok() {
+		residualLayerNormForward(r, o, m, s, p, q, w, b, N, C, c.Workers)
 	}
 }
 

@@ -147,6 +147,12 @@ func TestShapeErrors(t *testing.T) {
 		{"heads do not divide width", func(c *CPU, ten func(int) Tensor) {
 			c.AttentionForward(ten(5), ten(4), ten(4), ten(15), 1, 1, 5, 2, false)
 		}, ErrShape},
+		{"fused matmul short pre", func(c *CPU, ten func(int) Tensor) {
+			c.MatmulActivationForward(ten(5), ten(6), ten(6), ten(9), ten(3), 2, 3, 3, GELU)
+		}, ErrShape},
+		{"fused residual layernorm short b", func(c *CPU, ten func(int) Tensor) {
+			c.ResidualLayerNormForward(ten(6), ten(6), ten(2), ten(2), ten(6), ten(5), ten(3), ten(3), 2, 3)
+		}, ErrShape},
 		{"foreign buffer", func(c *CPU, ten func(int) Tensor) {
 			c.Zero(Tensor{Buf: fakeBuffer(3), Len: 3})
 		}, ErrBuffer},

@@ -10,25 +10,43 @@ const layerNormEps = 1e-5 // PyTorch nn.LayerNorm's default
 func layerNormForward[T Float](out, mean, rstd, inp, weight, bias []T, N, C, workers int) {
 	parallelFor(N, workers, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			x := inp[n*C : (n+1)*C]
-			var m float64
-			for _, v := range x {
-				m += float64(v)
-			}
-			m /= float64(C)
-			var v2 float64
-			for _, v := range x {
-				d := float64(v) - m
-				v2 += d * d
-			}
-			s := 1 / math.Sqrt(v2/float64(C)+layerNormEps)
-			y := out[n*C : (n+1)*C]
-			for i, v := range x {
-				y[i] = T((float64(v)-m)*s)*weight[i] + bias[i]
-			}
-			mean[n], rstd[n] = T(m), T(s)
+			mean[n], rstd[n] = layerNormRow(out[n*C:(n+1)*C], inp[n*C:(n+1)*C], weight, bias)
 		}
 	})
+}
+
+// residualLayerNormForward sets res = a + b and out = LayerNorm(res) a row
+// at a time, so each row of res is normalised while it is still in cache.
+// The arithmetic is residualForward's and layerNormForward's.
+func residualLayerNormForward[T Float](res, out, mean, rstd, a, b, weight, bias []T, N, C, workers int) {
+	parallelFor(N, workers, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			r := res[n*C : (n+1)*C]
+			residualForward(r, a[n*C:(n+1)*C], b[n*C:(n+1)*C])
+			mean[n], rstd[n] = layerNormRow(out[n*C:(n+1)*C], r, weight, bias)
+		}
+	})
+}
+
+// layerNormRow normalises one row x into y and returns its mean and 1/std.
+func layerNormRow[T Float](y, x, weight, bias []T) (mean, rstd T) {
+	C := len(x)
+	var m float64
+	for _, v := range x {
+		m += float64(v)
+	}
+	m /= float64(C)
+	var v2 float64
+	for _, v := range x {
+		d := float64(v) - m
+		v2 += d * d
+	}
+	s := 1 / math.Sqrt(v2/float64(C)+layerNormEps)
+	y = y[:C]
+	for i, v := range x {
+		y[i] = T((float64(v)-m)*s)*weight[i] + bias[i]
+	}
+	return T(m), T(s)
 }
 
 // layerNormBackward adds the gradients of layerNormForward:

@@ -1,0 +1,102 @@
+package ops
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestFusedOpsMatchComposition: each fused op gives exactly (bit for bit)
+// what the ops it fuses give in sequence, on fresh random inputs with the
+// outputs poisoned first.
+func TestFusedOpsMatchComposition(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	c := NewCPU()
+	fresh := func(n int) Tensor { return hostTensor(t, c, randSlice(rng, n)) }
+	copyOf := func(src Tensor) Tensor { return hostTensor(t, c, toF64(download(c, src))) }
+	poison := func(n int) Tensor {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = math.NaN()
+		}
+		return hostTensor(t, c, v)
+	}
+	same := func(name string, got, want Tensor) {
+		t.Helper()
+		g, w := download(c, got), download(c, want)
+		for i := range w {
+			if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
+				t.Fatalf("%s[%d] = %v, want %v (seed %d)", name, i, g[i], w[i], seed)
+			}
+		}
+	}
+
+	const N, C, OC = 37, 96, 130 // crosses gemm's block edges
+	for _, tc := range []struct {
+		name string
+		act  Activation
+		bias bool
+	}{{"GELU", GELU, true}, {"QuickGELU", QuickGELU, true}, {"GELU/nobias", GELU, false}} {
+		t.Run("MatmulActivationForward/"+tc.name, func(t *testing.T) {
+			x, w := fresh(N*C), fresh(OC*C)
+			var b Tensor
+			if tc.bias {
+				b = fresh(OC)
+			}
+			pre, out := poison(N*OC), poison(N*OC)
+			c.MatmulActivationForward(pre, out, x, w, b, N, C, OC, tc.act)
+			wantPre, wantOut := poison(N*OC), poison(N*OC)
+			c.MatmulForward(wantPre, x, w, b, N, C, OC)
+			c.ActivationForward(wantOut, wantPre, tc.act)
+			if err := c.Err(); err != nil {
+				t.Fatal(err)
+			}
+			same("pre", pre, wantPre)
+			same("out", out, wantOut)
+		})
+	}
+	t.Run("ResidualLayerNormForward", func(t *testing.T) {
+		const N, C = 41, 200
+		a, b, w, bias := fresh(N*C), fresh(N*C), fresh(C), fresh(C)
+		aIn, bIn := copyOf(a), copyOf(b)
+		res, out, mean, rstd := poison(N*C), poison(N*C), poison(N), poison(N)
+		c.ResidualLayerNormForward(res, out, mean, rstd, a, b, w, bias, N, C)
+		wantRes, wantOut, wantMean, wantRstd := poison(N*C), poison(N*C), poison(N), poison(N)
+		c.ResidualForward(wantRes, a, b)
+		c.LayerNormForward(wantOut, wantMean, wantRstd, wantRes, w, bias, N, C)
+		if err := c.Err(); err != nil {
+			t.Fatal(err)
+		}
+		same("res", res, wantRes)
+		same("out", out, wantOut)
+		same("mean", mean, wantMean)
+		same("rstd", rstd, wantRstd)
+		same("a (an input)", a, aIn)
+		same("b (an input)", b, bIn)
+	})
+	t.Run("ResidualLayerNormForward/in-place", func(t *testing.T) {
+		// res may be a: the model adds a branch into the residual stream.
+		const N, C = 9, 64
+		a, b, w, bias := fresh(N*C), fresh(N*C), fresh(C), fresh(C)
+		a2 := copyOf(a)
+		out, mean, rstd := poison(N*C), poison(N), poison(N)
+		c.ResidualLayerNormForward(a, out, mean, rstd, a, b, w, bias, N, C)
+		wantOut, wantMean, wantRstd := poison(N*C), poison(N), poison(N)
+		c.ResidualForward(a2, a2, b)
+		c.LayerNormForward(wantOut, wantMean, wantRstd, a2, w, bias, N, C)
+		if err := c.Err(); err != nil {
+			t.Fatal(err)
+		}
+		same("res", a, a2)
+		same("out", out, wantOut)
+	})
+}
+
+func toF64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
