@@ -68,6 +68,7 @@ type Backend struct {
 	next     int // staging slot to use next
 	scratch  map[string]scratchBuf
 	buffers  map[*deviceBuffer]struct{}
+	shadows  shadowSet // bf16 copies of activations (shadow.go)
 	compiler *compiler
 
 	mu     sync.Mutex
@@ -205,6 +206,7 @@ func (b *Backend) release() error {
 	for buf := range b.buffers {
 		keep(b.free(buf))
 	}
+	keep(b.shadows.drop(0, ^devicePtr(0), drv.memFree))
 	for name, s := range b.scratch {
 		keep(drv.memFree(s.ptr))
 		delete(b.scratch, name)
@@ -345,6 +347,7 @@ func (b *Backend) free(d *deviceBuffer) error {
 	delete(b.buffers, d)
 	var errs []error
 	if d.ptr != 0 {
+		errs = append(errs, b.shadows.drop(d.ptr, d.ptr+devicePtr(4*d.n), b.dev.drv.memFree))
 		errs = append(errs, b.dev.drv.memFree(d.ptr))
 	}
 	if d.bf16 != 0 {
@@ -534,7 +537,13 @@ func (b *Backend) run(a *args, fn func() error) {
 	if !a.ok() || b.failed() {
 		return
 	}
-	if err := b.dev.Do(fn); err != nil {
+	op := func() error {
+		for _, w := range a.writes {
+			b.shadows.invalidate(w[0], w[1])
+		}
+		return fn()
+	}
+	if err := b.dev.Do(op); err != nil {
 		b.fail(fmt.Errorf("%s: %w", a.op, err))
 	}
 }

@@ -11,9 +11,11 @@ import (
 // shape arguments imply. The first problem is recorded (wrapping
 // ops.ErrBuffer or ops.ErrShape, as on the CPU) and ok() turns false.
 type args struct {
-	b   *Backend
-	op  string
-	bad bool
+	b      *Backend
+	op     string
+	bad    bool
+	writes [][2]devicePtr // output byte ranges: their bf16 shadows go stale
+
 }
 
 func (b *Backend) args(op string) *args { return &args{b: b, op: op} }
@@ -42,10 +44,12 @@ func (a *args) get(name string, t ops.Tensor, want int, optional, write bool) de
 		a.fail(fmt.Errorf("%w: %s: %s has %d values, want %d", ops.ErrShape, a.op, name, t.Len, want))
 		return 0
 	}
+	p := d.ptr + devicePtr(4*t.Off)
 	if write {
 		d.stale = true
+		a.writes = append(a.writes, [2]devicePtr{p, p + devicePtr(4*t.Len)})
 	}
-	return d.ptr + devicePtr(4*t.Off)
+	return p
 }
 
 // in and out check a required input or output tensor and return its

@@ -47,6 +47,9 @@ func (b *Backend) bf16Operand(name string, p devicePtr, n int64, t ops.Tensor) (
 	if d, ok := t.Buf.(*deviceBuffer); ok && d.bf16 != 0 && !d.stale && p >= d.ptr && p < d.ptr+devicePtr(4*d.n) {
 		return d.bf16 + (p-d.ptr)/2, nil
 	}
+	if p16, ok := b.shadows.lookup(p, n); ok {
+		return p16, nil
+	}
 	s, err := b.scratchPtr(name, 2*n)
 	if err != nil {
 		return 0, err
@@ -133,7 +136,15 @@ func (b *Backend) LayerNormForward(out, mean, rstd, inp, weight, bias ops.Tensor
 		if N == 0 {
 			return nil
 		}
-		return b.launch("layernorm_forward", warpPerRow(int64(N)), o, m, r, x, w, bs, N, C)
+		o16, done, err := b.shadowOut(o, int64(N)*int64(C))
+		if err != nil {
+			return err
+		}
+		if err := b.launch("layernorm_forward", warpPerRow(int64(N)), o, o16, m, r, x, w, bs, N, C); err != nil {
+			return err
+		}
+		done()
+		return nil
 	})
 }
 
@@ -148,7 +159,15 @@ func (b *Backend) ResidualLayerNormForward(res, out, mean, rstd, x, y, weight, b
 		if N == 0 {
 			return nil
 		}
-		return b.launch("residual_layernorm_forward", warpPerRow(int64(N)), r, o, m, s, p, q, w, bs, N, C)
+		o16, done, err := b.shadowOut(o, int64(N)*int64(C))
+		if err != nil {
+			return err
+		}
+		if err := b.launch("residual_layernorm_forward", warpPerRow(int64(N)), r, o, o16, m, s, p, q, w, bs, N, C); err != nil {
+			return err
+		}
+		done()
+		return nil
 	})
 }
 
@@ -194,7 +213,15 @@ func (b *Backend) MatmulActivationForward(pre, out, inp, weight, bias ops.Tensor
 			kernel = "bias_quickgelu_forward"
 		}
 		n := int64(N) * int64(OC)
-		return b.launch(kernel, elementwise(n), p, o, bs, n, OC)
+		o16, done, err := b.shadowOut(o, n)
+		if err != nil {
+			return err
+		}
+		if err := b.launch(kernel, elementwise(n), p, o, o16, bs, n, OC); err != nil {
+			return err
+		}
+		done()
+		return nil
 	})
 }
 
@@ -291,7 +318,15 @@ func (b *Backend) AttentionForward(out, preatt, att, qkv ops.Tensor, B, T, C, NH
 		if err := b.gemm(l.batched(false, false, T, l.hs, T, at, T, vs, l.hs, y, l.hs, 1), none, none); err != nil {
 			return err
 		}
-		return b.launch("attn_unpermute", elementwise(l.n), o, y, B, T, NH, l.hs)
+		o16, done, err := b.shadowOut(o, l.n)
+		if err != nil {
+			return err
+		}
+		if err := b.launch("attn_unpermute", elementwise(l.n), o, o16, y, B, T, NH, l.hs); err != nil {
+			return err
+		}
+		done()
+		return nil
 	})
 }
 

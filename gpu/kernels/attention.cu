@@ -36,8 +36,9 @@ extern "C" __global__ void attn_permute_backward(float* dqkv, const float* dq, c
     }
 }
 
-// attn_unpermute: out[b,t,h·hs+d] = y[b,h,t,d].
-extern "C" __global__ void attn_unpermute(float* out, const float* y, int B, int T, int NH, int hs) {
+// attn_unpermute: out[b,t,h·hs+d] = y[b,h,t,d], and out's bf16 shadow
+// out16 unless null.
+extern "C" __global__ void attn_unpermute(float* out, bf16_t* out16, const float* y, int B, int T, int NH, int hs) {
     const int C = NH * hs;
     const long long n = (long long)B * NH * T * hs;
     GRID_STRIDE(i, n) {
@@ -45,7 +46,9 @@ extern "C" __global__ void attn_unpermute(float* out, const float* y, int B, int
         const int t = (i / hs) % T;
         const int h = (i / ((long long)hs * T)) % NH;
         const long long b = i / ((long long)hs * T * NH);
-        out[(b * T + t) * C + h * hs + d] = y[i];
+        const long long o = (b * T + t) * C + h * hs + d;
+        out[o] = y[i];
+        if (out16) out16[o] = f32_to_bf16(y[i]);
     }
 }
 

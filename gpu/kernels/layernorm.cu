@@ -1,10 +1,11 @@
 // LayerNorm over the last dimension (eps 1e-5, biased variance, as
 // PyTorch's nn.LayerNorm). One warp per row.
 
-// layernorm_row normalises row x (C floats) into y, the warp's 32 lanes
-// striding over it, and has lane 0 save the row's mean and 1/std.
-__device__ __forceinline__ void layernorm_row(float* y, float* mean, float* rstd, const float* x, const float* weight,
-                                              const float* bias, int C, int lane) {
+// layernorm_row normalises row x (C floats) into y, and into its bf16
+// shadow y16 unless null, the warp's 32 lanes striding over it, and has
+// lane 0 save the row's mean and 1/std.
+__device__ __forceinline__ void layernorm_row(float* y, bf16_t* y16, float* mean, float* rstd, const float* x,
+                                              const float* weight, const float* bias, int C, int lane) {
     float s = 0.0f;
     for (int i = lane; i < C; i += 32) s += x[i];
     const float m = warp_sum(s) / C;
@@ -14,31 +15,39 @@ __device__ __forceinline__ void layernorm_row(float* y, float* mean, float* rstd
         v += d * d;
     }
     const float r = rsqrtf(warp_sum(v) / C + 1e-5f);
-    for (int i = lane; i < C; i += 32) y[i] = ((x[i] - m) * r) * weight[i] + bias[i];
+    for (int i = lane; i < C; i += 32) {
+        const float o = ((x[i] - m) * r) * weight[i] + bias[i];
+        y[i] = o;
+        if (y16) y16[i] = f32_to_bf16(o);
+    }
     if (lane == 0) {
         *mean = m;
         *rstd = r;
     }
 }
 
-extern "C" __global__ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
+// layernorm_forward: out = LayerNorm(inp), and its bf16 shadow out16
+// unless null. One warp per row.
+extern "C" __global__ void layernorm_forward(float* out, bf16_t* out16, float* mean, float* rstd, const float* inp,
                                              const float* weight, const float* bias, int N, int C) {
     WARP_ROW(row, lane);
     if (row >= N) return;
-    layernorm_row(out + row * C, mean + row, rstd + row, inp + row * C, weight, bias, C, lane);
+    layernorm_row(out + row * C, out16 ? out16 + row * C : 0, mean + row, rstd + row, inp + row * C, weight, bias, C,
+                  lane);
 }
 
 // residual_layernorm_forward: res = a + b, then out = LayerNorm(res), one
 // warp per row. Each lane reads back only the elements of res it wrote, so
-// the row needs no barrier, and res may alias a or b.
-extern "C" __global__ void residual_layernorm_forward(float* res, float* out, float* mean, float* rstd, const float* a,
-                                                      const float* b, const float* weight, const float* bias, int N,
-                                                      int C) {
+// the row needs no barrier, and res may alias a or b. out16 as in
+// layernorm_forward.
+extern "C" __global__ void residual_layernorm_forward(float* res, float* out, bf16_t* out16, float* mean, float* rstd,
+                                                      const float* a, const float* b, const float* weight,
+                                                      const float* bias, int N, int C) {
     WARP_ROW(row, lane);
     if (row >= N) return;
     const long long off = row * C;
     for (int i = lane; i < C; i += 32) res[off + i] = a[off + i] + b[off + i];
-    layernorm_row(out + off, mean + row, rstd + row, res + off, weight, bias, C, lane);
+    layernorm_row(out + off, out16 ? out16 + off : 0, mean + row, rstd + row, res + off, weight, bias, C, lane);
 }
 
 // layernorm_backward adds dinp, dweight and dbias. Rows are grid-strided

@@ -1,0 +1,147 @@
+package gpu
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Activation shadows: in BF16 mode every GEMM reads bf16 operands, and an
+// activation that is a GEMM input (a LayerNorm's output, the attention's
+// output, the MLP's activation) would otherwise be cast into scratch
+// before each GEMM that reads it: once in the forward, once more for the
+// weight gradient in the backward, 6 bytes of traffic per value each time
+// and a launch. Instead the op that produces such a tensor writes a bf16
+// copy beside its fp32 result (its "shadow"), and the GEMMs read that.
+//
+// A shadow is valid from the op that wrote it until any op writes into
+// its fp32 range: every output tensor of every op (Upload and Zero too)
+// invalidates the shadows it overlaps before the op runs, so a stale copy
+// is never read. All shadow bookkeeping runs on the device's owner
+// goroutine, in op order.
+
+// shadow is the bf16 copy of the fp32 values in [lo, hi).
+type shadow struct {
+	lo, hi devicePtr // fp32 byte range
+	p16    devicePtr // hi-lo bytes / 2 of bf16
+	valid  bool
+}
+
+// shadowSet holds a backend's activation shadows. A model has a few per
+// layer (about a hundred for ViT-B-32), so a slice scanned linearly is
+// cheaper than any index.
+type shadowSet struct {
+	list []*shadow
+}
+
+// invalidate marks every shadow overlapping [lo, hi) stale.
+func (s *shadowSet) invalidate(lo, hi devicePtr) {
+	if lo >= hi {
+		return
+	}
+	for _, sh := range s.list {
+		if sh.lo < hi && lo < sh.hi {
+			sh.valid = false
+		}
+	}
+}
+
+// lookup returns the bf16 copy of the n floats at p when a valid shadow
+// covers them.
+func (s *shadowSet) lookup(p devicePtr, n int64) (devicePtr, bool) {
+	hi := p + devicePtr(4*n)
+	for _, sh := range s.list {
+		if sh.valid && sh.lo <= p && hi <= sh.hi {
+			return sh.p16 + (p-sh.lo)/2, true
+		}
+	}
+	return 0, false
+}
+
+// reserve returns the shadow of exactly the n floats at p, allocating
+// 2n bytes for it the first time. Shadows that overlap the range without
+// being it (a layout that changed, say a new batch size) are dropped
+// first, their memory given to free. The shadow comes back invalid: the
+// caller marks it valid once the kernel writing it is enqueued.
+func (s *shadowSet) reserve(p devicePtr, n int64, alloc func(bytes int64) (devicePtr, error), free func(devicePtr) error) (*shadow, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("gpu: shadow of %d values", n)
+	}
+	hi := p + devicePtr(4*n)
+	keep := s.list[:0]
+	var found *shadow
+	var errs []error
+	for _, sh := range s.list {
+		switch {
+		case sh.lo == p && sh.hi == hi:
+			found = sh
+			keep = append(keep, sh)
+		case sh.lo < hi && p < sh.hi:
+			errs = append(errs, free(sh.p16))
+		default:
+			keep = append(keep, sh)
+		}
+	}
+	clear(s.list[len(keep):])
+	s.list = keep
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if found != nil {
+		found.valid = false
+		return found, nil
+	}
+	p16, err := alloc(2 * n)
+	if err != nil {
+		return nil, err
+	}
+	sh := &shadow{lo: p, hi: hi, p16: p16}
+	s.list = append(s.list, sh)
+	return sh, nil
+}
+
+// drop removes the shadows inside [lo, hi) (a buffer being freed) and
+// gives their memory to free.
+func (s *shadowSet) drop(lo, hi devicePtr, free func(devicePtr) error) error {
+	keep := s.list[:0]
+	var errs []error
+	for _, sh := range s.list {
+		if sh.lo < hi && lo < sh.hi {
+			errs = append(errs, free(sh.p16))
+			continue
+		}
+		keep = append(keep, sh)
+	}
+	clear(s.list[len(keep):])
+	s.list = keep
+	return errors.Join(errs...)
+}
+
+// shadowOut reserves the bf16 shadow of an op's output (p, n floats) when
+// the GEMMs run in bf16, returning its address for the kernel (0 in FP32
+// mode, or for an empty output). Runs on the owner; mark the shadow valid
+// with done once the kernel is enqueued.
+func (b *Backend) shadowOut(p devicePtr, n int64) (p16 devicePtr, done func(), err error) {
+	if b.opts.Precision != BF16 || n == 0 || p == 0 {
+		return 0, func() {}, nil
+	}
+	drv := b.dev.drv
+	alloc := func(bytes int64) (devicePtr, error) {
+		q, err := drv.memAlloc(uint64(bytes))
+		if err != nil {
+			return 0, fmt.Errorf("gpu: bf16 shadow of %d bytes: %w", bytes, err)
+		}
+		return q, nil
+	}
+	free := func(q devicePtr) error {
+		// In-flight work may still read the old copy.
+		if err := drv.ctxSynchronize(); err != nil {
+			return err
+		}
+		return drv.memFree(q)
+	}
+	sh, err := b.shadows.reserve(p, n, alloc, free)
+	if err != nil {
+		return 0, nil, err
+	}
+	return sh.p16, func() { sh.valid = true }, nil
+}
