@@ -68,7 +68,8 @@ type Backend struct {
 	next     int // staging slot to use next
 	scratch  map[string]scratchBuf
 	buffers  map[*deviceBuffer]struct{}
-	shadows  shadowSet // bf16 copies of activations (shadow.go)
+	shadows  shadowSet  // bf16 copies of activations (shadow.go)
+	writing  []outRange // the outputs of the op running on the owner
 	compiler *compiler
 
 	mu     sync.Mutex
@@ -492,14 +493,14 @@ func (b *Backend) Prefetch(t ops.Tensor, src []float32) {
 func (b *Backend) uploadOp(op string, t ops.Tensor, src []float32, safe bool) {
 	a := b.args(op)
 	p := a.out("t", t, len(src))
-	b.run(a, func() error { return b.upload(p, floatBytes(src), safe) })
+	b.runSync(a, func() error { return b.upload(p, floatBytes(src), safe) })
 }
 
 // Download copies t into dst, waiting for the work that produces it.
 func (b *Backend) Download(dst []float32, t ops.Tensor) {
 	a := b.args("Download")
 	p := a.in("t", t, len(dst))
-	b.run(a, func() error {
+	b.runSync(a, func() error {
 		drv := b.dev.drv
 		out := floatBytes(dst)
 		for _, c := range chunks(int64(len(out)), stagingBytes) {
@@ -532,18 +533,48 @@ func (b *Backend) Zero(t ops.Tensor) {
 }
 
 // run enqueues an op's device work when its arguments checked out and no
-// error is pending; the op's error is recorded.
+// error is pending, and returns without waiting: the owner goroutine runs
+// it after the work already submitted, and its error is recorded for Err.
+// fn may only use values captured now (no host memory the caller may
+// change: ops reading host memory use runSync).
 func (b *Backend) run(a *args, fn func() error) {
 	if !a.ok() || b.failed() {
 		return
 	}
-	op := func() error {
-		for _, w := range a.writes {
-			b.shadows.invalidate(w[0], w[1])
-		}
-		return fn()
+	fail := func(err error) { b.fail(fmt.Errorf("%s: %w", a.op, err)) }
+	if err := b.dev.Go(b.owned(a, fn), fail); err != nil {
+		fail(err)
 	}
-	if err := b.dev.Do(op); err != nil {
+}
+
+// runSync is run, waiting until fn has run: for ops that read or write
+// host memory the caller owns (uploads, downloads, results).
+func (b *Backend) runSync(a *args, fn func() error) {
+	if !a.ok() || b.failed() {
+		return
+	}
+	if err := b.dev.Do(b.owned(a, fn)); err != nil {
 		b.fail(fmt.Errorf("%s: %w", a.op, err))
+	}
+}
+
+// owned wraps an op's device work for the owner goroutine: nothing after
+// an earlier op's error (ops are sticky as on the CPU), and before fn, the
+// bf16 weight copies and activation shadows that the op's outputs overlap
+// are marked stale, in op order.
+func (b *Backend) owned(a *args, fn func() error) func() error {
+	return func() error {
+		if b.failed() {
+			return nil
+		}
+		for _, w := range a.writes {
+			if w.d != a.keepCopy {
+				w.d.stale = true
+			}
+			b.shadows.invalidate(w.lo, w.hi)
+		}
+		b.writing = a.writes
+		defer func() { b.writing = nil }()
+		return fn()
 	}
 }

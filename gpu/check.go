@@ -14,8 +14,16 @@ type args struct {
 	b      *Backend
 	op     string
 	bad    bool
-	writes [][2]devicePtr // output byte ranges: their bf16 shadows go stale
+	writes []outRange // the outputs: their bf16 copies and shadows go stale
+	// keepCopy is a buffer whose bf16 copy the op itself keeps current
+	// (AdamWStep's params), so writing it does not make the copy stale.
+	keepCopy *deviceBuffer
+}
 
+// outRange is an output tensor's buffer and byte range.
+type outRange struct {
+	d      *deviceBuffer
+	lo, hi devicePtr
 }
 
 func (b *Backend) args(op string) *args { return &args{b: b, op: op} }
@@ -46,8 +54,7 @@ func (a *args) get(name string, t ops.Tensor, want int, optional, write bool) de
 	}
 	p := d.ptr + devicePtr(4*t.Off)
 	if write {
-		d.stale = true
-		a.writes = append(a.writes, [2]devicePtr{p, p + devicePtr(4*t.Len)})
+		a.writes = append(a.writes, outRange{d, p, p + devicePtr(4*t.Len)})
 	}
 	return p
 }

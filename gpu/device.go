@@ -52,6 +52,14 @@ type Device struct {
 	closeOnce sync.Once
 }
 
+// queueDepth bounds the work submitted with Go and not yet run: a caller
+// that gets this far ahead of the device waits.
+const queueDepth = 1024
+
+func newDevice() *Device {
+	return &Device{work: make(chan func(), queueDepth), quit: make(chan struct{}), done: make(chan struct{})}
+}
+
 // OpenDevice loads the driver, initialises it and starts the goroutine
 // that owns device ordinal's primary context. Errors: ErrNoCUDA (no
 // libcuda; the *LoadError lists the paths tried), ErrNoDevice (cuInit
@@ -61,7 +69,8 @@ func OpenDevice(ordinal int) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{drv: drv, work: make(chan func()), quit: make(chan struct{}), done: make(chan struct{})}
+	d := newDevice()
+	d.drv = drv
 	d.Ordinal, d.DriverPath = ordinal, drv.path
 	ready := make(chan error, 1)
 	go d.loop(ready)
@@ -101,6 +110,12 @@ func (d *Device) loop(ready chan<- error) {
 // serve runs submitted work until Close, then cleanup.
 func (d *Device) serve(cleanup func()) {
 	for {
+		select {
+		case <-d.quit:
+			cleanup()
+			return
+		default:
+		}
 		select {
 		case fn := <-d.work:
 			fn()
@@ -157,8 +172,8 @@ func (d *Device) setup() (cuContext, error) {
 }
 
 // Do runs fn on the goroutine that owns the device, with its context
-// current, and returns fn's error. Calls from many goroutines are
-// serialised. fn must not call Do (the owner would wait on itself). A
+// current, after the work already submitted (by Do or Go), and returns
+// fn's error. Calls from many goroutines are serialised. fn must not call Do (the owner would wait on itself). A
 // panic in fn is returned as an error and the owner keeps running.
 func (d *Device) Do(fn func() error) error {
 	errc := make(chan error, 1)
@@ -171,8 +186,47 @@ func (d *Device) Do(fn func() error) error {
 		errc <- fn()
 	}
 	select {
+	case <-d.quit:
+		return ErrClosed
+	default:
+	}
+	select {
 	case d.work <- job:
-		return <-errc
+	case <-d.quit:
+		return ErrClosed
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-d.done: // closed with the job still queued
+		return ErrClosed
+	}
+}
+
+// Go submits fn to run on the owner after the work already submitted and
+// returns without waiting for it (when the queue is full, it waits for
+// room). fn's error, or a panic in fn, is passed to fail on the owner
+// goroutine. Go returns ErrClosed after Close; work still queued at Close
+// is dropped. Like Do, fn must not call Do or Go.
+func (d *Device) Go(fn func() error, fail func(error)) error {
+	job := func() {
+		defer func() {
+			if r := recover(); r != nil {
+				fail(fmt.Errorf("gpu: panic on the device goroutine: %v", r))
+			}
+		}()
+		if err := fn(); err != nil {
+			fail(err)
+		}
+	}
+	select {
+	case <-d.quit:
+		return ErrClosed
+	default:
+	}
+	select {
+	case d.work <- job:
+		return nil
 	case <-d.quit:
 		return ErrClosed
 	}

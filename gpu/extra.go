@@ -38,10 +38,6 @@ func (b *Backend) AdamWStep(params, grads, m, v ops.Tensor, h AdamW) {
 	a := b.args("AdamWStep")
 	n := params.Len
 	a.check(h.Step >= 1, "step %d, want ≥ 1", h.Step)
-	stale := false
-	if d, ok := params.Buf.(*deviceBuffer); ok {
-		stale = d.stale
-	}
 	p := a.out("params", params, -1)
 	g, mp, vp := a.in("grads", grads, n), a.out("m", m, n), a.out("v", v, n)
 	if !a.ok() {
@@ -51,7 +47,7 @@ func (b *Backend) AdamWStep(params, grads, m, v ops.Tensor, h AdamW) {
 	var p16 devicePtr
 	if d.bf16 != 0 {
 		p16 = d.bf16 + devicePtr(2*params.Off)
-		d.stale = stale // a whole-buffer cast made it current; this pass keeps it so
+		a.keepCopy = d // the pass writes the copy too: current stays current
 	}
 	bc1, bc2 := biasCorrections(h)
 	gs := h.GradScale
@@ -97,16 +93,15 @@ func (b *Backend) SyncBF16(buf ops.Buffer) error {
 	if !ok || d.owner != b || d.bf16 == 0 {
 		return fmt.Errorf("%w: SyncBF16 of a buffer without a bf16 copy", ops.ErrBuffer)
 	}
-	err := b.dev.Do(func() error {
-		if d.n == 0 {
-			return nil
+	return b.dev.Do(func() error {
+		if d.n > 0 {
+			if err := b.launch("f32_to_bf16_kernel", elementwise(int64(d.n)), d.bf16, d.ptr, int64(d.n)); err != nil {
+				return err
+			}
 		}
-		return b.launch("f32_to_bf16_kernel", elementwise(int64(d.n)), d.bf16, d.ptr, int64(d.n))
-	})
-	if err == nil {
 		d.stale = false
-	}
-	return err
+		return nil
+	})
 }
 
 // SumSquares returns Σ t² (the squared gradient norm, for clipping). It
@@ -115,7 +110,7 @@ func (b *Backend) SumSquares(t ops.Tensor) float32 {
 	a := b.args("SumSquares")
 	x := a.in("t", t, -1)
 	var out float32
-	b.run(a, func() error {
+	b.runSync(a, func() error {
 		s, err := b.scratchPtr("sumsq", 4)
 		if err != nil {
 			return err
@@ -154,7 +149,7 @@ func (b *Backend) NormalizeImages(out ops.Tensor, pix []uint8, N, S int, mean, s
 	a.check(len(pix) == N*S*S*3, "%d pixel bytes for %d images of %d×%d×3", len(pix), N, S, S)
 	sc, sh := pixelScale(a, mean, std)
 	o := a.out("out", out, N*3*S*S)
-	b.run(a, func() error {
+	b.runSync(a, func() error {
 		p, err := b.uploadPixels(pix)
 		if err != nil || p == 0 {
 			return err
@@ -197,7 +192,7 @@ func (b *Backend) UploadPatches(dst ops.Tensor, pix []uint8, B, S, p int, mean, 
 	a.check(len(pix) == B*3*S*S, "%d pixel bytes for %d images of 3×%d×%d", len(pix), B, S, S)
 	sc, sh := pixelScale(a, mean, std)
 	o := a.out("dst", dst, len(pix))
-	b.run(a, func() error {
+	b.runSync(a, func() error {
 		d, err := b.uploadPixels(pix)
 		if err != nil || d == 0 {
 			return err

@@ -481,14 +481,56 @@ func TestArgsPointer(t *testing.T) {
 	if p := a.in("x", x.View(10, 20), 20); p != d.ptr+40 {
 		t.Errorf("address of element 10: %#x, want %#x", p, d.ptr+40)
 	}
-	if d.stale {
-		t.Error("reading marked the buffer stale")
+	if err := b.owned(a, func() error { return nil })(); err != nil || d.stale {
+		t.Errorf("running an op that reads the buffer marked it stale (err %v)", err)
 	}
 	a.out("x", x, 100)
-	if !d.stale {
-		t.Error("writing did not mark the bf16 copy stale")
+	if d.stale {
+		t.Error("checking the arguments marked the copy stale before the op ran")
+	}
+	if err := b.owned(a, func() error { return nil })(); err != nil || !d.stale {
+		t.Errorf("running an op that writes the buffer did not mark its bf16 copy stale (err %v)", err)
 	}
 	if p := a.optIn("bias", ops.Tensor{}, 5); p != 0 || !a.ok() {
 		t.Errorf("empty optional: %#x, ok %v", p, a.ok())
+	}
+	// An op that keeps the copy current (AdamWStep) leaves it as it was.
+	d.stale = false
+	k := b.args("keep")
+	k.out("x", x, 100)
+	k.keepCopy = d
+	if err := b.owned(k, func() error { return nil })(); err != nil || d.stale {
+		t.Errorf("an op keeping the copy current marked it stale (err %v)", err)
+	}
+}
+
+// TestOwnedOrder: the owner-side wrapper makes the op's outputs' shadows
+// stale before the op's work runs, and runs nothing after an error.
+func TestOwnedOrder(t *testing.T) {
+	b, mk := hostBackend()
+	x := mk(64)
+	d := x.Buf.(*deviceBuffer)
+	mem := &fakeMem{}
+	sh, err := b.shadows.reserve(d.ptr, 64, mem.alloc, mem.free)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh.valid = true
+	a := b.args("op")
+	a.out("x", x.View(8, 4), 4)
+	ran := false
+	if err := b.owned(a, func() error {
+		ran = true
+		if sh.valid {
+			t.Error("the op ran with its output's shadow still valid")
+		}
+		return nil
+	})(); err != nil || !ran {
+		t.Fatalf("op: ran %v, err %v", ran, err)
+	}
+	b.fail(errors.New("earlier failure"))
+	ran = false
+	if err := b.owned(b.args("later"), func() error { ran = true; return nil })(); err != nil || ran {
+		t.Fatalf("after an error the op ran (%v) or failed (%v)", ran, err)
 	}
 }

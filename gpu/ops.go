@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"math"
+	"slices"
 
 	"github.com/clipstream/clipstream/trainer/ops"
 )
@@ -49,6 +50,11 @@ func (b *Backend) bf16Operand(name string, p devicePtr, n int64, t ops.Tensor) (
 	}
 	if p16, ok := b.shadows.lookup(p, n); ok {
 		return p16, nil
+	}
+	if d, ok := t.Buf.(*deviceBuffer); ok && d.owner == b && n > 0 && p >= d.ptr && p+devicePtr(4*n) <= d.ptr+devicePtr(4*d.n) {
+		if p16, ok, err := b.castShadow(p, n); err != nil || ok {
+			return p16, err
+		}
 	}
 	s, err := b.scratchPtr(name, 2*n)
 	if err != nil {
@@ -453,6 +459,7 @@ func (b *Backend) uploadIDs(ids []int32) (devicePtr, error) {
 func (b *Backend) EmbeddingForward(out, table ops.Tensor, ids []int32, N, C, V int) {
 	a := b.args("EmbeddingForward")
 	a.ids(ids, N, V)
+	ids = slices.Clone(ids) // the op runs later; the caller may reuse its slice
 	o, tb := a.out("out", out, N*C), a.in("table", table, V*C)
 	b.run(a, func() error {
 		if N*C == 0 {
@@ -470,6 +477,7 @@ func (b *Backend) EmbeddingForward(out, table ops.Tensor, ids []int32, N, C, V i
 func (b *Backend) EmbeddingBackward(dtable, dout ops.Tensor, ids []int32, N, C, V int) {
 	a := b.args("EmbeddingBackward")
 	a.ids(ids, N, V)
+	ids = slices.Clone(ids) // the op runs later; the caller may reuse its slice
 	dt, dy := a.out("dtable", dtable, V*C), a.in("dout", dout, N*C)
 	b.run(a, func() error {
 		if N*C == 0 {

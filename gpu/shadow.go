@@ -30,7 +30,8 @@ type shadow struct {
 // layer (about a hundred for ViT-B-32), so a slice scanned linearly is
 // cheaper than any index.
 type shadowSet struct {
-	list []*shadow
+	list  []*shadow
+	bytes int64 // bf16 memory held
 }
 
 // invalidate marks every shadow overlapping [lo, hi) stale.
@@ -76,6 +77,7 @@ func (s *shadowSet) reserve(p devicePtr, n int64, alloc func(bytes int64) (devic
 			found = sh
 			keep = append(keep, sh)
 		case sh.lo < hi && p < sh.hi:
+			s.bytes -= int64(sh.hi-sh.lo) / 2
 			errs = append(errs, free(sh.p16))
 		default:
 			keep = append(keep, sh)
@@ -96,6 +98,7 @@ func (s *shadowSet) reserve(p devicePtr, n int64, alloc func(bytes int64) (devic
 	}
 	sh := &shadow{lo: p, hi: hi, p16: p16}
 	s.list = append(s.list, sh)
+	s.bytes += 2 * n
 	return sh, nil
 }
 
@@ -106,6 +109,7 @@ func (s *shadowSet) drop(lo, hi devicePtr, free func(devicePtr) error) error {
 	var errs []error
 	for _, sh := range s.list {
 		if sh.lo < hi && lo < sh.hi {
+			s.bytes -= int64(sh.hi-sh.lo) / 2
 			errs = append(errs, free(sh.p16))
 			continue
 		}
@@ -116,32 +120,87 @@ func (s *shadowSet) drop(lo, hi devicePtr, free func(devicePtr) error) error {
 	return errors.Join(errs...)
 }
 
-// shadowOut reserves the bf16 shadow of an op's output (p, n floats) when
-// the GEMMs run in bf16, returning its address for the kernel (0 in FP32
-// mode, or for an empty output). Runs on the owner; mark the shadow valid
-// with done once the kernel is enqueued.
-func (b *Backend) shadowOut(p devicePtr, n int64) (p16 devicePtr, done func(), err error) {
-	if b.opts.Precision != BF16 || n == 0 || p == 0 {
-		return 0, func() {}, nil
+// fits reports whether a shadow of the n floats at p can be added
+// without replacing another (a different view of the same memory) or
+// going over budget bytes, unless one of exactly that range exists.
+func (s *shadowSet) fits(p devicePtr, n int64, budget int64) bool {
+	hi := p + devicePtr(4*n)
+	for _, sh := range s.list {
+		if sh.lo == p && sh.hi == hi {
+			return true
+		}
+		if sh.lo < hi && p < sh.hi {
+			return false
+		}
 	}
+	return s.bytes+2*n <= budget
+}
+
+// shadowBudget is the device memory shadows may hold: a quarter of the
+// device's.
+func (b *Backend) shadowBudget() int64 { return int64(b.dev.TotalMem / 4) }
+
+// shadowMem is how shadows get and give back device memory. Runs on the
+// owner.
+func (b *Backend) shadowMem() (alloc func(int64) (devicePtr, error), free func(devicePtr) error) {
 	drv := b.dev.drv
-	alloc := func(bytes int64) (devicePtr, error) {
+	alloc = func(bytes int64) (devicePtr, error) {
 		q, err := drv.memAlloc(uint64(bytes))
 		if err != nil {
 			return 0, fmt.Errorf("gpu: bf16 shadow of %d bytes: %w", bytes, err)
 		}
 		return q, nil
 	}
-	free := func(q devicePtr) error {
+	free = func(q devicePtr) error {
 		// In-flight work may still read the old copy.
 		if err := drv.ctxSynchronize(); err != nil {
 			return err
 		}
 		return drv.memFree(q)
 	}
+	return alloc, free
+}
+
+// shadowOut reserves the bf16 shadow of an op's output (p, n floats) when
+// the GEMMs run in bf16, returning its address for the kernel (0 in FP32
+// mode, for an empty output, or when the shadows' budget is spent). Runs
+// on the owner; mark the shadow valid with done once the kernel is
+// enqueued.
+func (b *Backend) shadowOut(p devicePtr, n int64) (p16 devicePtr, done func(), err error) {
+	if b.opts.Precision != BF16 || n == 0 || p == 0 || !b.shadows.fits(p, n, b.shadowBudget()) {
+		return 0, func() {}, nil
+	}
+	alloc, free := b.shadowMem()
 	sh, err := b.shadows.reserve(p, n, alloc, free)
 	if err != nil {
 		return 0, nil, err
 	}
 	return sh.p16, func() { sh.valid = true }, nil
+}
+
+// castShadow casts the n floats at p (inside a buffer from Alloc, not
+// written by the running op) into a shadow and returns it, so the next
+// GEMM reading the same unchanged values (the weight gradient's after the
+// input gradient's, the backward's after the forward's) finds them cast.
+// ok is false when the shadows' budget or layout does not allow one.
+func (b *Backend) castShadow(p devicePtr, n int64) (p16 devicePtr, ok bool, err error) {
+	hi := p + devicePtr(4*n)
+	for _, w := range b.writing {
+		if w.lo < hi && p < w.hi {
+			return 0, false, nil
+		}
+	}
+	if !b.shadows.fits(p, n, b.shadowBudget()) {
+		return 0, false, nil
+	}
+	alloc, free := b.shadowMem()
+	sh, err := b.shadows.reserve(p, n, alloc, free)
+	if err != nil {
+		return 0, false, err
+	}
+	if err := b.launch("f32_to_bf16_kernel", elementwise(n), sh.p16, p, n); err != nil {
+		return 0, false, err
+	}
+	sh.valid = true
+	return sh.p16, true, nil
 }

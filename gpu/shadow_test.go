@@ -128,6 +128,31 @@ func TestShadowSet(t *testing.T) {
 			}
 		})
 	}
+	t.Run("fits: budget, other views, same range", func(t *testing.T) {
+		var s shadowSet
+		mem := &fakeMem{}
+		if !s.fits(base, 100, 200) || s.fits(base, 101, 200) {
+			t.Fatal("an empty set's budget is not 2 bytes per value")
+		}
+		if _, err := s.reserve(base, 100, mem.alloc, mem.free); err != nil {
+			t.Fatal(err)
+		}
+		if s.bytes != 200 {
+			t.Fatalf("bytes %d after a 100-value shadow, want 200", s.bytes)
+		}
+		if !s.fits(base, 100, 200) {
+			t.Fatal("the existing range does not fit again")
+		}
+		if s.fits(base+4, 10, 1<<20) {
+			t.Fatal("a view overlapping another shadow fits")
+		}
+		if s.fits(base+400, 1, 200) || !s.fits(base+400, 1, 202) {
+			t.Fatal("the budget does not count the shadow held")
+		}
+		if err := s.drop(base, base+400, mem.free); err != nil || s.bytes != 0 {
+			t.Fatalf("after drop: %d bytes (err %v), want 0", s.bytes, err)
+		}
+	})
 	t.Run("a failed free is reported", func(t *testing.T) {
 		var s shadowSet
 		mem := &fakeMem{}
@@ -150,8 +175,8 @@ func TestArgsRecordWrites(t *testing.T) {
 	p := a.out("out", out.View(2, 5), 5)
 	a.in("in", in, 20)
 	a.optOut("none", ops.Tensor{}, 3)
-	if len(a.writes) != 1 || a.writes[0] != [2]devicePtr{p, p + 20} {
-		t.Fatalf("writes %v, want [[%#x %#x]]", a.writes, p, p+20)
+	if len(a.writes) != 1 || a.writes[0] != (outRange{out.Buf.(*deviceBuffer), p, p + 20}) {
+		t.Fatalf("writes %+v, want one of [%#x, %#x)", a.writes, p, p+20)
 	}
 }
 
@@ -230,6 +255,31 @@ func TestBF16Shadows(t *testing.T) {
 			return o
 		}},
 	}
+	t.Run("cast cache", func(t *testing.T) {
+		// A GEMM operand that no op produced is cast once into a shadow;
+		// new values written into it must reach the next GEMM.
+		x, weight := alloc(N*C, true), alloc(OC*C, true)
+		y := alloc(N*OC, false)
+		be.MatmulForward(y, x, weight, ops.Tensor{}, N, C, OC)
+		if _, ok := shadowBits(x); !ok {
+			t.Fatal("the GEMM left no cached cast of its input")
+		}
+		fresh := randVals(r, N*C)
+		be.Upload(x, fresh)
+		be.MatmulForward(y, x, weight, ops.Tensor{}, N, C, OC)
+		x2, y2 := alloc(N*C, false), alloc(N*OC, false)
+		be.Upload(x2, fresh)
+		be.MatmulForward(y2, x2, weight, ops.Tensor{}, N, C, OC)
+		g1, g2 := download(y), download(y2)
+		for i := range g1 {
+			if math.Float32bits(g1[i]) != math.Float32bits(g2[i]) {
+				t.Fatalf("GEMM after rewriting its input [%d] = %v, on a new buffer %v (seed %d)", i, g1[i], g2[i], seed)
+			}
+		}
+		if err := be.Err(); err != nil {
+			t.Fatal(err)
+		}
+	})
 	for _, p := range producers {
 		t.Run(p.name, func(t *testing.T) {
 			out := p.out()
