@@ -30,8 +30,13 @@
 //
 // A CUDA context is current per OS thread. One goroutine, locked to its
 // thread for life, owns the device's primary context; all device work is
-// submitted to it through Device.Do and runs there in order (device.go
-// says why this rather than setting the context at every entry).
+// submitted to it and runs there in order (device.go says why this rather
+// than setting the context at every entry). Device.Do waits for its work;
+// Device.Go queues it (up to 1024 pieces) and returns, so an op costs the
+// caller a channel send, and the host checks the next op's arguments
+// while the owner launches the last. Ops that read or write host memory
+// (Upload, Download, SumSquares, the image uploads) wait; an error in
+// queued work is sticky and reported by Err.
 //
 // # Kernels
 //
@@ -58,7 +63,12 @@
 // mode is exact fp32 (checked to 1e-5 of the CPU); BF16 mode feeds the
 // GEMMs bf16 operands (checked to 1e-2), with fp32 master weights, an
 // optional bf16 copy of the weights that the fused AdamWStep keeps
-// current, and the contrastive loss kept in fp32. Beyond the interface:
+// current, and the contrastive loss kept in fp32. In BF16 mode the ops
+// whose outputs feed GEMMs (LayerNorm, residual+LayerNorm, bias+activation,
+// attention) also write a bf16 "shadow" of their output, and any other
+// GEMM operand is cast once into a shadow, which the next GEMM on the same
+// values reuses; a write into a shadowed range makes it stale before the
+// writing op runs (shadow.go). Beyond the interface:
 // AdamWStep, EnableBF16Copy, SumSquares (gradient clipping) and
 // NormalizeImages (uint8 HWC to normalised NCHW on the device). The
 // trainer finds the first three through ops.Optimizer and ops.BF16Copier,

@@ -247,7 +247,8 @@ do_dry() {
 	echo "op checks that would run (from gpu/ops_test.go):"
 	grep -o 'name: "[^"]*"' gpu/ops_test.go | sed 's/name: //; s/"//g; s/[/]$//' | paste -sd' ' | fold -s -w 90 | sed 's/^/   /'
 	echo "   (each in fp32 and bf16; Activation for GELU and QuickGELU, Attention causal and full)"
-	echo "   TestGPUExtras: AdamWStep (+bf16 copy), bf16 casts, SumSquares, NormalizeImages, UploadPatches; TestGPUErrors"
+	echo "   TestGPUExtras: AdamWStep (+bf16 copy), bf16 casts, SumSquares, NormalizeImages, UploadPatches; TestGPUErrors;
+   TestBF16Shadows: each producer's bf16 shadow bit-exact, GEMMs on shadows = on fresh casts, writes make them stale"
 	if [ -d "$DIR" ]; then
 		echo "$DIR now: $(ls "$DIR" | tr '\n' ' ')($(du -sk "$DIR" | cut -f1) KiB)"
 	else
