@@ -290,7 +290,9 @@ func (l attnLayout) batched(transA, transB bool, M, N, K int, a devicePtr, lda i
 
 // AttentionForward implements ops.Backend: permute qkv into per-head q, k,
 // v; preatt = q·kᵀ/√hs (one strided-batched GEMM); masked softmax into
-// att; y = att·v (GEMM); out = y unpermuted.
+// att; y = att·v (GEMM); out = y unpermuted. In BF16 mode the permute and
+// the softmax write the GEMMs' bf16 operands directly (no fp32 q, k, v at
+// all), and att's bf16 copy stays as its shadow for the backward.
 func (b *Backend) AttentionForward(out, preatt, att, qkv ops.Tensor, B, T, C, NH int, causal bool) {
 	a := b.args("AttentionForward")
 	a.check(NH > 0 && C%NH == 0, "C=%d not a multiple of NH=%d", C, NH)
@@ -300,28 +302,38 @@ func (b *Backend) AttentionForward(out, preatt, att, qkv ops.Tensor, B, T, C, NH
 		if l.n == 0 {
 			return nil
 		}
-		base, err := b.scratchPtr("attn_qkv", 3*4*l.n)
-		if err != nil {
-			return err
-		}
 		y, err := b.scratchPtr("attn_y", 4*l.n)
 		if err != nil {
 			return err
 		}
-		qs, ks, vs := base, base+devicePtr(4*l.n), base+devicePtr(8*l.n)
-		if err := b.launch("attn_permute", elementwise(l.n), qs, ks, vs, q, B, T, NH, l.hs); err != nil {
+		qk, err := b.attnOperands(l, "attn_qkv", q)
+		if err != nil {
 			return err
 		}
 		scale := float32(1 / math.Sqrt(float64(l.hs)))
-		none := ops.Tensor{}
-		if err := b.gemm(l.batched(false, true, T, T, l.hs, qs, l.hs, ks, l.hs, p, T, scale), none, none); err != nil {
+		if err := b.attnGemm(l.batched(false, true, T, T, l.hs, qk.q, l.hs, qk.k, l.hs, p, T, scale)); err != nil {
 			return err
 		}
 		rows := B * NH * T
-		if err := b.launch("attn_softmax_forward", warpPerRow(int64(rows)), p, at, rows, T, boolInt(causal)); err != nil {
+		attOp := at
+		var at16 devicePtr
+		done := func() {}
+		if b.opts.Precision == BF16 {
+			if at16, done, err = b.shadowOut(at, int64(rows)*int64(T)); err != nil {
+				return err
+			}
+			if at16 == 0 { // no room for a shadow: a scratch copy for this call
+				if at16, err = b.scratchPtr("attn_att16", 2*int64(rows)*int64(T)); err != nil {
+					return err
+				}
+			}
+			attOp = at16
+		}
+		if err := b.launch("attn_softmax_forward", warpPerRow(int64(rows)), p, at, at16, rows, T, boolInt(causal)); err != nil {
 			return err
 		}
-		if err := b.gemm(l.batched(false, false, T, l.hs, T, at, T, vs, l.hs, y, l.hs, 1), none, none); err != nil {
+		done()
+		if err := b.attnGemm(l.batched(false, false, T, l.hs, T, attOp, T, qk.v, l.hs, y, l.hs, 1)); err != nil {
 			return err
 		}
 		o16, done, err := b.shadowOut(o, l.n)
@@ -336,8 +348,46 @@ func (b *Backend) AttentionForward(out, preatt, att, qkv ops.Tensor, B, T, C, NH
 	})
 }
 
+// attnQKV is where the per-head q, k, v of one attention call are: fp32,
+// or bf16 in BF16 mode.
+type attnQKV struct{ q, k, v devicePtr }
+
+// attnOperands permutes qkv into per-head q, k, v in scratch name: fp32
+// in FP32 mode, bf16 (the GEMMs' operands, half the bytes) in BF16 mode.
+func (b *Backend) attnOperands(l attnLayout, name string, qkv devicePtr) (attnQKV, error) {
+	if b.opts.Precision == BF16 {
+		base, err := b.scratchPtr(name+"16", 3*2*l.n)
+		if err != nil {
+			return attnQKV{}, err
+		}
+		r := attnQKV{base, base + devicePtr(2*l.n), base + devicePtr(4*l.n)}
+		return r, b.launch("attn_permute", elementwise(l.n), devicePtr(0), devicePtr(0), devicePtr(0), r.q, r.k, r.v, qkv, l.B, l.T, l.NH, l.hs)
+	}
+	base, err := b.scratchPtr(name, 3*4*l.n)
+	if err != nil {
+		return attnQKV{}, err
+	}
+	r := attnQKV{base, base + devicePtr(4*l.n), base + devicePtr(8*l.n)}
+	return r, b.launch("attn_permute", elementwise(l.n), r.q, r.k, r.v, devicePtr(0), devicePtr(0), devicePtr(0), qkv, l.B, l.T, l.NH, l.hs)
+}
+
+// attnGemm runs one of the attention's batched GEMMs, whose operands are
+// already in the precision's type (bf16 in BF16 mode: no cast).
+func (b *Backend) attnGemm(g rowMajorGemm) error {
+	if g.M == 0 || g.N == 0 {
+		return nil
+	}
+	c := g.toCublas()
+	if b.opts.Precision == BF16 {
+		c.abType, c.compute = cudaR16BF, cublasCompute32F
+	}
+	return b.blas.gemm(b.handle, c)
+}
+
 // AttentionBackward implements ops.Backend. datt and dpreatt are scratch,
-// overwritten (0 on masked keys), as on the CPU.
+// overwritten (0 on masked keys), as on the CPU. In BF16 mode q, k, v, dy
+// and dpreatt go to the GEMMs as bf16 written by the kernels that make
+// them, and att as its shadow from the forward.
 func (b *Backend) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, att ops.Tensor, B, T, C, NH int, causal bool) {
 	a := b.args("AttentionBackward")
 	a.check(NH > 0 && C%NH == 0, "C=%d not a multiple of NH=%d", C, NH)
@@ -348,48 +398,63 @@ func (b *Backend) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, att ops.Tens
 		if l.n == 0 {
 			return nil
 		}
-		base, err := b.scratchPtr("attn_qkv", 3*4*l.n)
-		if err != nil {
-			return err
+		bf := b.opts.Precision == BF16
+		width := int64(4)
+		if bf {
+			width = 2
 		}
 		gbase, err := b.scratchPtr("attn_dqkv", 3*4*l.n)
 		if err != nil {
 			return err
 		}
-		dys, err := b.scratchPtr("attn_y", 4*l.n)
+		dys, err := b.scratchPtr("attn_dy", width*l.n)
 		if err != nil {
 			return err
 		}
-		qs, ks, vs := base, base+devicePtr(4*l.n), base+devicePtr(8*l.n)
+		qk, err := b.attnOperands(l, "attn_qkv", q)
+		if err != nil {
+			return err
+		}
 		dqs, dks, dvs := gbase, gbase+devicePtr(4*l.n), gbase+devicePtr(8*l.n)
-		if err := b.launch("attn_permute", elementwise(l.n), qs, ks, vs, q, B, T, NH, l.hs); err != nil {
+		dyF, dy16 := dys, devicePtr(0)
+		if bf {
+			dyF, dy16 = 0, dys
+		}
+		if err := b.launch("attn_unpermute_backward", elementwise(l.n), dyF, dy16, dy, B, T, NH, l.hs); err != nil {
 			return err
 		}
-		if err := b.launch("attn_unpermute_backward", elementwise(l.n), dys, dy, B, T, NH, l.hs); err != nil {
-			return err
+		rows := B * NH * T
+		attOp, dpOp := at, dp
+		var dp16 devicePtr
+		if bf {
+			if attOp, err = b.bf16Operand("attn_att16", at, int64(rows)*int64(T), att); err != nil {
+				return err
+			}
+			if dp16, err = b.scratchPtr("attn_dp16", 2*int64(rows)*int64(T)); err != nil {
+				return err
+			}
+			dpOp = dp16
 		}
-		none := ops.Tensor{}
 		scale := float32(1 / math.Sqrt(float64(l.hs)))
 		hs := l.hs
 		steps := []rowMajorGemm{
-			l.batched(false, true, T, T, hs, dys, hs, vs, hs, da, T, 1),  // datt = dy·vᵀ
-			l.batched(true, false, T, hs, T, at, T, dys, hs, dvs, hs, 1), // dv = attᵀ·dy
+			l.batched(false, true, T, T, hs, dys, hs, qk.v, hs, da, T, 1),   // datt = dy·vᵀ
+			l.batched(true, false, T, hs, T, attOp, T, dys, hs, dvs, hs, 1), // dv = attᵀ·dy
 		}
 		for _, g := range steps {
-			if err := b.gemm(g, none, none); err != nil {
+			if err := b.attnGemm(g); err != nil {
 				return err
 			}
 		}
-		rows := B * NH * T
-		if err := b.launch("attn_softmax_backward", warpPerRow(int64(rows)), dp, da, at, rows, T, boolInt(causal)); err != nil {
+		if err := b.launch("attn_softmax_backward", warpPerRow(int64(rows)), dp, dp16, da, at, rows, T, boolInt(causal)); err != nil {
 			return err
 		}
 		steps = []rowMajorGemm{
-			l.batched(false, false, T, hs, T, dp, T, ks, hs, dqs, hs, scale), // dq = scale·dpreatt·k
-			l.batched(true, false, T, hs, T, dp, T, qs, hs, dks, hs, scale),  // dk = scale·dpreattᵀ·q
+			l.batched(false, false, T, hs, T, dpOp, T, qk.k, hs, dqs, hs, scale), // dq = scale·dpreatt·k
+			l.batched(true, false, T, hs, T, dpOp, T, qk.q, hs, dks, hs, scale),  // dk = scale·dpreattᵀ·q
 		}
 		for _, g := range steps {
-			if err := b.gemm(g, none, none); err != nil {
+			if err := b.attnGemm(g); err != nil {
 				return err
 			}
 		}

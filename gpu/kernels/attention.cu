@@ -4,7 +4,10 @@
 // batched over B·NH), so attention is: permute, scores GEMM (scale as
 // alpha), softmax with the causal mask, GEMM with v, unpermute.
 
-extern "C" __global__ void attn_permute(float* q, float* k, float* v, const float* qkv, int B, int T, int NH, int hs) {
+// attn_permute writes q, k, v in fp32 unless q is null, and in bf16 (the
+// BF16 GEMMs' operands) unless q16 is null.
+extern "C" __global__ void attn_permute(float* q, float* k, float* v, bf16_t* q16, bf16_t* k16, bf16_t* v16,
+                                        const float* qkv, int B, int T, int NH, int hs) {
     const int C = NH * hs;
     const long long n = (long long)B * NH * T * hs;
     GRID_STRIDE(i, n) {
@@ -13,9 +16,17 @@ extern "C" __global__ void attn_permute(float* q, float* k, float* v, const floa
         const int h = (i / ((long long)hs * T)) % NH;
         const long long b = i / ((long long)hs * T * NH);
         const long long src = (b * T + t) * 3 * C + h * hs + d;
-        q[i] = qkv[src];
-        k[i] = qkv[src + C];
-        v[i] = qkv[src + 2 * C];
+        const float x = qkv[src], y = qkv[src + C], z = qkv[src + 2 * C];
+        if (q) {
+            q[i] = x;
+            k[i] = y;
+            v[i] = z;
+        }
+        if (q16) {
+            q16[i] = f32_to_bf16(x);
+            k16[i] = f32_to_bf16(y);
+            v16[i] = f32_to_bf16(z);
+        }
     }
 }
 
@@ -52,8 +63,10 @@ extern "C" __global__ void attn_unpermute(float* out, bf16_t* out16, const float
     }
 }
 
-// attn_unpermute_backward: dy[b,h,t,d] = dout[b,t,h·hs+d].
-extern "C" __global__ void attn_unpermute_backward(float* dy, const float* dout, int B, int T, int NH, int hs) {
+// attn_unpermute_backward: dy[b,h,t,d] = dout[b,t,h·hs+d], in fp32 unless
+// dy is null and in bf16 unless dy16 is null.
+extern "C" __global__ void attn_unpermute_backward(float* dy, bf16_t* dy16, const float* dout, int B, int T, int NH,
+                                                   int hs) {
     const int C = NH * hs;
     const long long n = (long long)B * NH * T * hs;
     GRID_STRIDE(i, n) {
@@ -61,14 +74,17 @@ extern "C" __global__ void attn_unpermute_backward(float* dy, const float* dout,
         const int t = (i / hs) % T;
         const int h = (i / ((long long)hs * T)) % NH;
         const long long b = i / ((long long)hs * T * NH);
-        dy[i] = dout[(b * T + t) * C + h * hs + d];
+        const float x = dout[(b * T + t) * C + h * hs + d];
+        if (dy) dy[i] = x;
+        if (dy16) dy16[i] = f32_to_bf16(x);
     }
 }
 
 // attn_softmax_forward: one warp per row (b,h,t) of the scaled scores in
 // preatt ([B·NH·T, T]); writes the softmax to att. With causal, keys after
-// t are masked: preatt and att are 0 there.
-extern "C" __global__ void attn_softmax_forward(float* preatt, float* att, int rows, int T, int causal) {
+// t are masked: preatt and att are 0 there. att16, unless null, gets att
+// in bf16.
+extern "C" __global__ void attn_softmax_forward(float* preatt, float* att, bf16_t* att16, int rows, int T, int causal) {
     WARP_ROW(row, lane);
     if (row >= rows) return;
     const int t = row % T;
@@ -82,19 +98,24 @@ extern "C" __global__ void attn_softmax_forward(float* preatt, float* att, int r
     for (int j = lane; j <= last; j += 32) s += expf(p[j] - m);
     s = warp_sum(s);
     const float inv = 1.0f / s;
+    bf16_t* a16 = att16 ? att16 + row * T : 0;
     for (int j = lane; j < T; j += 32) {
+        float y = 0.0f;
         if (j <= last) {
-            a[j] = expf(p[j] - m) * inv;
+            y = expf(p[j] - m) * inv;
         } else {
-            a[j] = 0.0f;
             p[j] = 0.0f;
         }
+        a[j] = y;
+        if (a16) a16[j] = f32_to_bf16(y);
     }
 }
 
 // attn_softmax_backward: dpreatt = att·(datt − Σ att·datt) on unmasked
-// keys; datt and dpreatt are 0 on masked ones.
-extern "C" __global__ void attn_softmax_backward(float* dpreatt, float* datt, const float* att, int rows, int T, int causal) {
+// keys; datt and dpreatt are 0 on masked ones. dp16, unless null, gets
+// dpreatt in bf16.
+extern "C" __global__ void attn_softmax_backward(float* dpreatt, bf16_t* dp16, float* datt, const float* att, int rows,
+                                                 int T, int causal) {
     WARP_ROW(row, lane);
     if (row >= rows) return;
     const int t = row % T;
@@ -105,12 +126,15 @@ extern "C" __global__ void attn_softmax_backward(float* dpreatt, float* datt, co
     float dot = 0.0f;
     for (int j = lane; j <= last; j += 32) dot += a[j] * da[j];
     dot = warp_sum(dot);
+    bf16_t* d16 = dp16 ? dp16 + row * T : 0;
     for (int j = lane; j < T; j += 32) {
+        float y = 0.0f;
         if (j <= last) {
-            dp[j] = a[j] * (da[j] - dot);
+            y = a[j] * (da[j] - dot);
         } else {
-            dp[j] = 0.0f;
             da[j] = 0.0f;
         }
+        dp[j] = y;
+        if (d16) d16[j] = f32_to_bf16(y);
     }
 }
