@@ -8,7 +8,7 @@ import (
 
 // NormalizeURL returns the form of an absolute URL that the URL kind compares:
 //
-//   - scheme and host lower-cased, a trailing dot of the host dropped;
+//   - scheme and host lower-cased, trailing dots of the host dropped;
 //   - the default port dropped (80 for http, 443 for https);
 //   - the fragment dropped;
 //   - an empty path of an http(s) URL written as "/";
@@ -34,7 +34,7 @@ func NormalizeURL(raw string) (string, error) {
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
-	host = strings.TrimSuffix(host, ".")
+	host = strings.TrimRight(host, ".") // all of them: "a.." must not become "a." and then "a"
 	if host == "" {
 		return "", fmt.Errorf("%w: %q has an empty host", ErrBadURL, raw)
 	}

@@ -17,6 +17,7 @@ func TestNormalizeURL(t *testing.T) {
 		{"https://example.com/a.jpg#frag", "https://example.com/a.jpg"},
 		{"https://example.com", "https://example.com/"},
 		{"https://example.com./a", "https://example.com/a"},
+		{"https://example.com../a", "https://example.com/a"},
 		{"https://example.com/%7Euser/%41%62c.jpg", "https://example.com/~user/Abc.jpg"},
 		{"https://example.com/a%2fb%3F.jpg", "https://example.com/a%2Fb%3F.jpg"},
 		{"https://example.com/a b.jpg", "https://example.com/a%20b.jpg"},
@@ -45,7 +46,7 @@ func TestNormalizeURL(t *testing.T) {
 }
 
 func TestNormalizeURLErrors(t *testing.T) {
-	for _, in := range []string{"", "/relative.jpg", "example.com/a.jpg", "mailto:a@b.c", "http://[::1", "http://./x", "https:///x"} {
+	for _, in := range []string{"", "/relative.jpg", "example.com/a.jpg", "mailto:a@b.c", "http://[::1", "http://./x", "http://../x", "https:///x"} {
 		t.Run(in, func(t *testing.T) {
 			if _, err := NormalizeURL(in); !errors.Is(err, ErrBadURL) {
 				t.Fatalf("NormalizeURL(%q) error = %v, want ErrBadURL", in, err)
