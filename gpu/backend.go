@@ -436,7 +436,7 @@ func (b *Backend) toDevice(dst devicePtr, src []byte, stream cuStream) (cuEvent,
 		if err != nil {
 			return 0, err
 		}
-		copy(unsafe.Slice((*byte)(s.p), c[1]), src[c[0]:c[0]+c[1]])
+		parallelCopy(unsafe.Slice((*byte)(s.p), c[1]), src[c[0]:c[0]+c[1]])
 		if err := drv.memcpyHtoD(dst+devicePtr(c[0]), s.p, uint64(c[1]), stream); err != nil {
 			return 0, err
 		}
