@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 func TestOpenLockedDirectory(t *testing.T) {
@@ -182,5 +184,44 @@ func writeGarbage(t *testing.T, path string) {
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLowInfoBitsKept: an index keeps the low-information threshold it was
+// built with. Reopening with another is a clear error naming the
+// directory; an index from before the threshold was stored adopts the one
+// it is next opened with.
+func TestLowInfoBitsKept(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	x := openTest(t, dir, testOptions())
+	x.Close()
+	o := testOptions()
+	o.LowInfoBits = 8
+	_, err := Open(ctx, dir, o)
+	if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "LowInfoBits 12") {
+		t.Fatalf("Open(LowInfoBits 8 on a 12 index) = %v, want ErrBadOptions naming the directory and 12", err)
+	}
+	ro := testOptions()
+	ro.ReadOnly, ro.LowInfoBits = true, 8
+	if _, err := Open(ctx, dir, ro); !errors.Is(err, ErrBadOptions) {
+		t.Fatalf("read-only Open with another threshold = %v, want ErrBadOptions", err)
+	}
+	openTest(t, dir, testOptions()).Close()
+
+	// Drop the stored value, as in an index written before it was stored.
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Delete(metaLowInfo) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	openTest(t, dir, o).Close() // adopts 8
+	if _, err := Open(ctx, dir, testOptions()); !errors.Is(err, ErrBadOptions) {
+		t.Fatalf("after adopting 8, Open with 12 = %v, want ErrBadOptions", err)
 	}
 }

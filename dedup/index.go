@@ -175,10 +175,11 @@ func classifyOpenError(dir string, err error) error {
 	}
 }
 
-// initMeta checks or writes the layout version, radius and band count,
-// migrates a version 1 layout, and starts a new epoch.
+// initMeta checks or writes the layout version, radius, band count and
+// low-information threshold, migrates a version 1 layout, and starts a new
+// epoch.
 func (x *Index) initMeta(ctx context.Context) error {
-	var version, radius, nbands, epoch []byte
+	var version, radius, nbands, epoch, lowInfo []byte
 	err := x.db.View(func(txn *badger.Txn) error {
 		var err error
 		if version, err = getCopy(txn, metaVersion); err != nil {
@@ -188,6 +189,9 @@ func (x *Index) initMeta(ctx context.Context) error {
 			return err
 		}
 		if nbands, err = getCopy(txn, metaBands); err != nil {
+			return err
+		}
+		if lowInfo, err = getCopy(txn, metaLowInfo); err != nil {
 			return err
 		}
 		epoch, err = getCopy(txn, metaEpoch)
@@ -212,6 +216,15 @@ func (x *Index) initMeta(ctx context.Context) error {
 		return fmt.Errorf("%w: %s: bad stored radius %x", ErrCorrupt, x.dir, radius)
 	case len(epoch) != 8:
 		return fmt.Errorf("%w: %s: bad stored epoch %x", ErrCorrupt, x.dir, epoch)
+	case lowInfo != nil && (len(lowInfo) != 1 || int(lowInfo[0]) > 32-MaxRadius):
+		return fmt.Errorf("%w: %s: bad stored low-information threshold %x", ErrCorrupt, x.dir, lowInfo)
+	}
+	// The buckets hold exactly the hashes with at least LowInfoBits bits
+	// set; a query with another threshold would look for some in the wrong
+	// place and miss them.
+	if lowInfo != nil && int(lowInfo[0]) != x.opts.LowInfoBits {
+		return fmt.Errorf("%w: %s was built with LowInfoBits %d, asked for %d (the threshold of an index cannot change)",
+			ErrBadOptions, x.dir, lowInfo[0], x.opts.LowInfoBits)
 	}
 	built := int(radius[0])
 	if x.radius > built {
@@ -250,6 +263,11 @@ func (x *Index) initMeta(ctx context.Context) error {
 			return err
 		}
 		if err := txn.Set(metaBands, []byte{byte(m)}); err != nil {
+			return err
+		}
+		// An index from before the threshold was stored takes the one it
+		// is opened with now: the caller's word for what it was built with.
+		if err := txn.Set(metaLowInfo, []byte{byte(x.opts.LowInfoBits)}); err != nil {
 			return err
 		}
 		return txn.Set(metaEpoch, binary.BigEndian.AppendUint64(nil, x.epoch))

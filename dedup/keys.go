@@ -9,7 +9,10 @@ import (
 // Badger key layout. Every key starts with one family byte:
 //
 //	'M' name                      meta: "Mversion" (1 byte), "Mradius" (1 byte),
-//	                              "Mbands" (1 byte), "Mepoch" (8 bytes, big-endian)
+//	                              "Mbands" (1 byte), "Mepoch" (8 bytes, big-endian),
+//	                              "Mlowinfo" (1 byte: the LowInfoBits the buckets
+//	                              were filled with; absent in indexes written
+//	                              before it was stored)
 //	'u' SHA-256(normalised URL)   → entry
 //	's' SHA-256(image bytes)      → entry
 //	'p' PairHash(caption, image)  → entry
@@ -47,6 +50,7 @@ var (
 	metaRadius  = []byte("Mradius")
 	metaBands   = []byte("Mbands")
 	metaEpoch   = []byte("Mepoch")
+	metaLowInfo = []byte("Mlowinfo")
 )
 
 // entry is what a recorded key maps to: the sample that recorded it and the

@@ -44,7 +44,8 @@ type Options struct {
 	// hash (see the package documentation). It is recorded and matched only
 	// exactly, never put in the multi-index buckets. Must be at most
 	// 32-MaxRadius so that no hash with 32 bits set can be within MaxRadius
-	// of a low-information one.
+	// of a low-information one. An index keeps the value it was built
+	// with; opening it with another is an ErrBadOptions error.
 	LowInfoBits int
 
 	// Bloom puts an in-memory Bloom filter in front of the URL and SHA-256
