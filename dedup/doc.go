@@ -66,7 +66,8 @@
 // given up: two distinct low-information hashes within the radius of each
 // other are not near-duplicates. Because LowInfoBits ≤ 32-2·MaxRadius, no
 // hash with 32 bits set is within the radius of a low-information one, so
-// normal images lose nothing.
+// normal images lose nothing. The index stores the threshold its buckets
+// were filled with, and refuses to open with another (ErrBadOptions).
 //
 // # Durability: pending and committed samples
 //
