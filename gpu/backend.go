@@ -41,6 +41,26 @@ type Options struct {
 	// and NVRTC version. "" means CLIPSTREAM_CACHE/kernels or the user
 	// cache directory's clipstream/kernels.
 	CacheDir string
+
+	// Synchronous makes every op wait until the owner goroutine has
+	// launched it (Device.Do), as before asynchronous submission: slower,
+	// for bisecting a failure (CLIPSTREAM_GPU_SYNC=1, see WithEnv).
+	Synchronous bool
+	// NoShadows turns off the bf16 activation shadows and cached casts:
+	// every BF16 GEMM operand is cast into scratch before each GEMM, for
+	// bisecting a failure (CLIPSTREAM_GPU_NO_SHADOWS=1).
+	NoShadows bool
+}
+
+// WithEnv returns o with Synchronous and NoShadows set from the
+// environment variables CLIPSTREAM_GPU_SYNC and CLIPSTREAM_GPU_NO_SHADOWS
+// ("1" or "true"), read through getenv (os.Getenv): the switches the GPU
+// check script flips to localise a failure without rebuilding.
+func (o Options) WithEnv(getenv func(string) string) Options {
+	on := func(name string) bool { v := getenv(name); return v == "1" || v == "true" }
+	o.Synchronous = o.Synchronous || on("CLIPSTREAM_GPU_SYNC")
+	o.NoShadows = o.NoShadows || on("CLIPSTREAM_GPU_NO_SHADOWS")
+	return o
 }
 
 // stagingBytes is the size of each of the two pinned host buffers uploads
@@ -539,6 +559,10 @@ func (b *Backend) Zero(t ops.Tensor) {
 // change: ops reading host memory use runSync).
 func (b *Backend) run(a *args, fn func() error) {
 	if !a.ok() || b.failed() {
+		return
+	}
+	if b.opts.Synchronous {
+		b.runSync(a, fn)
 		return
 	}
 	fail := func(err error) { b.fail(fmt.Errorf("%s: %w", a.op, err)) }

@@ -534,3 +534,20 @@ func TestOwnedOrder(t *testing.T) {
 		t.Fatalf("after an error the op ran (%v) or failed (%v)", ran, err)
 	}
 }
+
+func TestOptionsWithEnv(t *testing.T) {
+	for _, tc := range []struct {
+		env             map[string]string
+		sync, noShadows bool
+	}{
+		{nil, false, false},
+		{map[string]string{"CLIPSTREAM_GPU_SYNC": "1"}, true, false},
+		{map[string]string{"CLIPSTREAM_GPU_NO_SHADOWS": "true"}, false, true},
+		{map[string]string{"CLIPSTREAM_GPU_SYNC": "0", "CLIPSTREAM_GPU_NO_SHADOWS": "yes"}, false, false},
+	} {
+		o := Options{Precision: BF16}.WithEnv(func(k string) string { return tc.env[k] })
+		if o.Synchronous != tc.sync || o.NoShadows != tc.noShadows || o.Precision != BF16 {
+			t.Errorf("env %v: %+v, want Synchronous %v NoShadows %v", tc.env, o, tc.sync, tc.noShadows)
+		}
+	}
+}

@@ -83,7 +83,7 @@ func gpuBackend(t *testing.T, p Precision) *Backend {
 		return be
 	}
 	if gpuOnce.err == nil {
-		be, err := New(Options{Precision: p})
+		be, err := New(Options{Precision: p}.WithEnv(os.Getenv))
 		if err == nil {
 			gpuOnce.bes[p] = be
 			t.Logf("device: %s, %s GEMMs", be.Info(), p)

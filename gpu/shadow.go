@@ -167,7 +167,7 @@ func (b *Backend) shadowMem() (alloc func(int64) (devicePtr, error), free func(d
 // on the owner; mark the shadow valid with done once the kernel is
 // enqueued.
 func (b *Backend) shadowOut(p devicePtr, n int64) (p16 devicePtr, done func(), err error) {
-	if b.opts.Precision != BF16 || n == 0 || p == 0 || !b.shadows.fits(p, n, b.shadowBudget()) {
+	if b.opts.Precision != BF16 || b.opts.NoShadows || n == 0 || p == 0 || !b.shadows.fits(p, n, b.shadowBudget()) {
 		return 0, func() {}, nil
 	}
 	alloc, free := b.shadowMem()
@@ -184,6 +184,9 @@ func (b *Backend) shadowOut(p devicePtr, n int64) (p16 devicePtr, done func(), e
 // input gradient's, the backward's after the forward's) finds them cast.
 // ok is false when the shadows' budget or layout does not allow one.
 func (b *Backend) castShadow(p devicePtr, n int64) (p16 devicePtr, ok bool, err error) {
+	if b.opts.NoShadows {
+		return 0, false, nil
+	}
 	hi := p + devicePtr(4*n)
 	for _, w := range b.writing {
 		if w.lo < hi && p < w.hi {

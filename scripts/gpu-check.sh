@@ -36,6 +36,10 @@
 # TestGPUErrors (gpu/ops_test.go): fresh random inputs, outputs poisoned
 # with NaN, relative error < 1e-5 (fp32) and < 1e-2 (bf16). The script sets
 # CLIPSTREAM_REQUIRE_GPU=1, so a missing device is a failure, not a skip.
+# When the op checks or a loss trajectory fail, the same call reruns them
+# with CLIPSTREAM_GPU_SYNC=1 (ops wait to be launched) and with
+# CLIPSTREAM_GPU_NO_SHADOWS=1 (every bf16 operand cast before its GEMM), and
+# the table gets a row for each, so one run says which the failure follows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -133,6 +137,21 @@ do_run() {
 		row "op checks" FAIL "no report (exit $rc; see gpu-check.log)"
 	fi
 	[ "$rc" -eq 0 ] || status=1
+	# On a failure, bisect in the same call: rerun the op checks with
+	# synchronous submission, then without bf16 shadows, so the table says
+	# which of the two (if either) the failure follows.
+	if [ "$rc" -ne 0 ]; then
+		local var
+		for var in CLIPSTREAM_GPU_SYNC CLIPSTREAM_GPU_NO_SHADOWS; do
+			say "op checks again with $var=1" | tee -a "$log"
+			local rc2=0
+			(cd gpu && env "$var=1" CLIPSTREAM_REQUIRE_GPU=1 CLIPSTREAM_REQUIRE_NVRTC=1 \
+				CLIPSTREAM_GPU_REPORT="$rep.$var" "$bin" -test.v -test.count=1 -test.timeout=3m) >>"$log" 2>&1 || rc2=$?
+			local failed
+			failed=$(awk -F'\t' 'NR>1 && $6!="ok" {n++} END {print n+0}' "$rep.$var" 2>/dev/null || echo "?")
+			row "op checks, ${var#CLIPSTREAM_GPU_}=1" "$([ "$rc2" -eq 0 ] && echo ok || echo FAIL)" "$failed failed (exit $rc2)"
+		done
+	fi
 
 	say "clipstream binary" | tee -a "$log"
 	if "$DIR/clipstream" --help >>"$log" 2>&1; then
@@ -171,7 +190,31 @@ else:
 PY
 )
 		row "small, 10 steps, $prec" "${verdict%% *}" "${verdict#* }"
-		[ "${verdict%% *}" = ok ] || status=1
+		if [ "${verdict%% *}" != ok ]; then
+			status=1
+			# bisect as for the op checks: both switches, then each
+			local sw
+			for sw in "CLIPSTREAM_GPU_SYNC=1 CLIPSTREAM_GPU_NO_SHADOWS=1" CLIPSTREAM_GPU_SYNC=1 CLIPSTREAM_GPU_NO_SHADOWS=1; do
+				# shellcheck disable=SC2086
+				env $sw timeout 120 "$cs" "${traj[@]}" --device cuda --precision "$prec" >"$out/traj-cuda-$prec-bisect.txt" 2>>"$log" || true
+				verdict=$(python3 - "$out/traj-cpu.txt" "$out/traj-cuda-$prec-bisect.txt" <<'PY'
+import json, sys
+def losses(p):
+    try:
+        return json.loads(open(p).read().strip().splitlines()[-1])["losses"]
+    except Exception:
+        return None
+cpu, gpu = losses(sys.argv[1]), losses(sys.argv[2])
+if cpu is None or gpu is None or len(cpu) != len(gpu):
+    print("FAIL no comparable result")
+else:
+    d = max(abs(a - b) for a, b in zip(cpu, gpu))
+    print("%s max |loss diff| %.2e" % ("ok" if d <= 1e-2 else "FAIL", d))
+PY
+)
+				row "  $prec with ${sw//CLIPSTREAM_GPU_/}" "${verdict%% *}" "${verdict#* }"
+			done
+		fi
 	done
 
 	# ------------------------------------------------- ViT-B-32 benchmark

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 
@@ -161,7 +162,7 @@ func backend(device, precision string, log *slog.Logger) (be ops.Backend, close 
 		if precision == "bf16" {
 			p = gpu.BF16
 		}
-		g, err := gpu.New(gpu.Options{Precision: p})
+		g, err := gpu.New(gpu.Options{Precision: p}.WithEnv(os.Getenv))
 		if err != nil {
 			return nil, nop, fmt.Errorf("--device cuda: %w", err)
 		}
