@@ -69,8 +69,10 @@ func (o Options) WithEnv(getenv func(string) string) Options {
 const stagingBytes = 32 << 20
 
 // Backend is the CUDA implementation of ops.Backend. Ops are checked on
-// the host, then enqueued on one compute stream from the Device's owner
-// goroutine; they return before the GPU has run them. Err synchronises and
+// the host, then queued for the Device's owner goroutine, which launches
+// them on one compute stream; they return before the owner has launched
+// them (Device.Go), unless they touch host memory or Options.Synchronous
+// is set. Err synchronises and
 // reports the first error, sticky as on the CPU: after one, later ops do
 // nothing. Like the CPU backend it is for one goroutine at a time.
 type Backend struct {
