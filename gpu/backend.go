@@ -72,9 +72,9 @@ const stagingBytes = 32 << 20
 // the host, then queued for the Device's owner goroutine, which launches
 // them on one compute stream; they return before the owner has launched
 // them (Device.Go), unless they touch host memory or Options.Synchronous
-// is set. Err synchronises and
-// reports the first error, sticky as on the CPU: after one, later ops do
-// nothing. Like the CPU backend it is for one goroutine at a time.
+// is set. Err synchronises and reports the first error, sticky as on the
+// CPU: after one, later ops do nothing. Like the CPU backend it is for one
+// goroutine at a time.
 type Backend struct {
 	dev  *Device
 	opts Options
