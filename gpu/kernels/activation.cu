@@ -25,32 +25,29 @@ extern "C" __global__ void quickgelu_forward(float* out, const float* inp, long 
 // bias[o] (bias may be null), then out = act(pre), and out's bf16 shadow
 // out16 unless null, in one pass over pre instead of a bias pass and an
 // activation pass (and a cast before the next GEMM).
-extern "C" __global__ void bias_gelu_forward(float* pre, float* out, bf16_t* out16, const float* bias, long long n,
-                                             int OC) {
+template <float (*act)(float)>
+__device__ __forceinline__ void bias_act_forward(float* pre, float* out, bf16_t* out16, const float* bias, long long n,
+                                                 int OC) {
     GRID_STRIDE(i, n) {
         float x = pre[i];
         if (bias) {
             x += bias[i % OC];
             pre[i] = x;
         }
-        const float y = gelu_f(x);
+        const float y = act(x);
         out[i] = y;
         if (out16) out16[i] = f32_to_bf16(y);
     }
 }
 
+extern "C" __global__ void bias_gelu_forward(float* pre, float* out, bf16_t* out16, const float* bias, long long n,
+                                             int OC) {
+    bias_act_forward<gelu_f>(pre, out, out16, bias, n, OC);
+}
+
 extern "C" __global__ void bias_quickgelu_forward(float* pre, float* out, bf16_t* out16, const float* bias, long long n,
                                                   int OC) {
-    GRID_STRIDE(i, n) {
-        float x = pre[i];
-        if (bias) {
-            x += bias[i % OC];
-            pre[i] = x;
-        }
-        const float y = quickgelu_f(x);
-        out[i] = y;
-        if (out16) out16[i] = f32_to_bf16(y);
-    }
+    bias_act_forward<quickgelu_f>(pre, out, out16, bias, n, OC);
 }
 
 // dinp += (σ(1.702x) + 1.702x·σ(1−σ))·dout
