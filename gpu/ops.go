@@ -142,15 +142,9 @@ func (b *Backend) LayerNormForward(out, mean, rstd, inp, weight, bias ops.Tensor
 		if N == 0 {
 			return nil
 		}
-		o16, done, err := b.shadowOut(o, int64(N)*int64(C))
-		if err != nil {
-			return err
-		}
-		if err := b.launch("layernorm_forward", warpPerRow(int64(N)), o, o16, m, r, x, w, bs, N, C); err != nil {
-			return err
-		}
-		done()
-		return nil
+		return b.launchShadowed("layernorm_forward", warpPerRow(int64(N)), o, int64(N)*int64(C), func(o16 devicePtr) []any {
+			return []any{o, o16, m, r, x, w, bs, N, C}
+		})
 	})
 }
 
@@ -165,15 +159,9 @@ func (b *Backend) ResidualLayerNormForward(res, out, mean, rstd, x, y, weight, b
 		if N == 0 {
 			return nil
 		}
-		o16, done, err := b.shadowOut(o, int64(N)*int64(C))
-		if err != nil {
-			return err
-		}
-		if err := b.launch("residual_layernorm_forward", warpPerRow(int64(N)), r, o, o16, m, s, p, q, w, bs, N, C); err != nil {
-			return err
-		}
-		done()
-		return nil
+		return b.launchShadowed("residual_layernorm_forward", warpPerRow(int64(N)), o, int64(N)*int64(C), func(o16 devicePtr) []any {
+			return []any{r, o, o16, m, s, p, q, w, bs, N, C}
+		})
 	})
 }
 
@@ -219,15 +207,9 @@ func (b *Backend) MatmulActivationForward(pre, out, inp, weight, bias ops.Tensor
 			kernel = "bias_quickgelu_forward"
 		}
 		n := int64(N) * int64(OC)
-		o16, done, err := b.shadowOut(o, n)
-		if err != nil {
-			return err
-		}
-		if err := b.launch(kernel, elementwise(n), p, o, o16, bs, n, OC); err != nil {
-			return err
-		}
-		done()
-		return nil
+		return b.launchShadowed(kernel, elementwise(n), o, n, func(o16 devicePtr) []any {
+			return []any{p, o, o16, bs, n, OC}
+		})
 	})
 }
 
@@ -336,15 +318,9 @@ func (b *Backend) AttentionForward(out, preatt, att, qkv ops.Tensor, B, T, C, NH
 		if err := b.attnGemm(l.batched(false, false, T, l.hs, T, attOp, T, qk.v, l.hs, y, l.hs, 1)); err != nil {
 			return err
 		}
-		o16, done, err := b.shadowOut(o, l.n)
-		if err != nil {
-			return err
-		}
-		if err := b.launch("attn_unpermute", elementwise(l.n), o, o16, y, B, T, NH, l.hs); err != nil {
-			return err
-		}
-		done()
-		return nil
+		return b.launchShadowed("attn_unpermute", elementwise(l.n), o, l.n, func(o16 devicePtr) []any {
+			return []any{o, o16, y, B, T, NH, l.hs}
+		})
 	})
 }
 

@@ -178,6 +178,22 @@ func (b *Backend) shadowOut(p devicePtr, n int64) (p16 devicePtr, done func(), e
 	return sh.p16, func() { sh.valid = true }, nil
 }
 
+// launchShadowed launches kernel with the arguments args builds around
+// the bf16 shadow address of its output (out, n floats; 0 when it gets
+// none, which the kernels take as "no bf16 copy"), and marks the shadow
+// valid once the kernel is enqueued. Runs on the owner.
+func (b *Backend) launchShadowed(kernel string, d launchDims, out devicePtr, n int64, args func(o16 devicePtr) []any) error {
+	o16, done, err := b.shadowOut(out, n)
+	if err != nil {
+		return err
+	}
+	if err := b.launch(kernel, d, args(o16)...); err != nil {
+		return err
+	}
+	done()
+	return nil
+}
+
 // castShadow casts the n floats at p (inside a buffer from Alloc, not
 // written by the running op) into a shadow and returns it, so the next
 // GEMM reading the same unchanged values (the weight gradient's after the
