@@ -107,7 +107,12 @@ func TestS3FaultResetMidMultipart(t *testing.T) {
 // TestS3FaultResetWindow resets every connection for about 1.5 s in the
 // middle of a multipart upload and a download.
 func TestS3FaultResetWindow(t *testing.T) {
-	f := newFaultyS3(t, s3TestOptions())
+	// The retry budget must outlast the 1.5 s window: each attempt dies
+	// after 100 ms and minio-go's backoff has full jitter, so 6 attempts
+	// (the default) can all fall inside it, and did once in CI.
+	opts := s3TestOptions()
+	opts.MaxRetries = 12
+	f := newFaultyS3(t, opts)
 	data := storagetest.Data(3, 30<<20)
 	done := make(chan struct{})
 	go func() {
