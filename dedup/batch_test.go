@@ -103,21 +103,7 @@ func TestCheckBatchBadSample(t *testing.T) {
 // of other samples; exactly one is kept.
 func TestCheckBatchConcurrentWithCheck(t *testing.T) {
 	const workers = 16
-	for _, tc := range []struct {
-		name string
-		mk   func(i int, b Sample, r *rand.Rand) Sample
-	}{
-		{"same bytes", func(i int, b Sample, _ *rand.Rand) Sample {
-			s := sampleAt(1000 + i)
-			s.SHA256 = b.SHA256
-			return s
-		}},
-		{"near within radius/2 of one hash", func(i int, b Sample, r *rand.Rand) Sample {
-			s := sampleAt(1000 + i)
-			s.PHash = flipBits(r, b.PHash, 1+i%2)
-			return s
-		}},
-	} {
+	for _, tc := range duplicateOffers {
 		t.Run(tc.name, func(t *testing.T) {
 			const seed = 9
 			r := rand.New(rand.NewPCG(seed, 0))

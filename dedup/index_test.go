@@ -156,26 +156,7 @@ func TestNearRadius(t *testing.T) {
 // exactly one is kept.
 func TestConcurrentDuplicates(t *testing.T) {
 	const workers = 64
-	for _, tc := range []struct {
-		name string
-		mk   func(i int, base Sample, r *rand.Rand) Sample
-	}{
-		{"same bytes", func(i int, b Sample, _ *rand.Rand) Sample {
-			s := sampleAt(1000 + i)
-			s.SHA256 = b.SHA256
-			return s
-		}},
-		{"same URL", func(i int, b Sample, _ *rand.Rand) Sample {
-			s := sampleAt(1000 + i)
-			s.URL = b.URL
-			return s
-		}},
-		{"near within radius/2 of one hash", func(i int, b Sample, r *rand.Rand) Sample {
-			s := sampleAt(1000 + i)
-			s.PHash = flipBits(r, b.PHash, 1+i%2) // pairwise distance <= 4
-			return s
-		}},
-	} {
+	for _, tc := range duplicateOffers {
 		t.Run(tc.name, func(t *testing.T) {
 			const seed = 7
 			r := rand.New(rand.NewPCG(seed, 0))
@@ -430,4 +411,28 @@ func TestManyInsertsOfOneURL(t *testing.T) {
 	if st.URLs != 1 || st.Duplicates[KindURL] != n-1 {
 		t.Fatalf("stats %+v: want 1 URL record and %d URL duplicates", st, n-1)
 	}
+}
+
+// duplicateOffers are the ways the concurrency tests make the i-th of
+// several offers duplicate a base sample: the same bytes, the same URL, or
+// pHashes pairwise within the radius.
+var duplicateOffers = []struct {
+	name string
+	mk   func(i int, base Sample, r *rand.Rand) Sample
+}{
+	{"same bytes", func(i int, b Sample, _ *rand.Rand) Sample {
+		s := sampleAt(1000 + i)
+		s.SHA256 = b.SHA256
+		return s
+	}},
+	{"same URL", func(i int, b Sample, _ *rand.Rand) Sample {
+		s := sampleAt(1000 + i)
+		s.URL = b.URL
+		return s
+	}},
+	{"near within radius/2 of one hash", func(i int, b Sample, r *rand.Rand) Sample {
+		s := sampleAt(1000 + i)
+		s.PHash = flipBits(r, b.PHash, 1+i%2) // pairwise distance <= 4
+		return s
+	}},
 }
