@@ -50,16 +50,22 @@ type Options struct {
 	// every BF16 GEMM operand is cast into scratch before each GEMM, for
 	// bisecting a failure (CLIPSTREAM_GPU_NO_SHADOWS=1).
 	NoShadows bool
+	// NoPrefetch makes PrefetchPixels do nothing, so every batch's pixels
+	// are uploaded by UploadPatches after the work before them, for
+	// bisecting a failure (CLIPSTREAM_GPU_NO_PREFETCH=1).
+	NoPrefetch bool
 }
 
-// WithEnv returns o with Synchronous and NoShadows set from the
-// environment variables CLIPSTREAM_GPU_SYNC and CLIPSTREAM_GPU_NO_SHADOWS
-// ("1" or "true"), read through getenv (os.Getenv): the switches the GPU
-// check script flips to localise a failure without rebuilding.
+// WithEnv returns o with Synchronous, NoShadows and NoPrefetch set from
+// the environment variables CLIPSTREAM_GPU_SYNC, CLIPSTREAM_GPU_NO_SHADOWS
+// and CLIPSTREAM_GPU_NO_PREFETCH ("1" or "true"), read through getenv
+// (os.Getenv): the switches the GPU check script flips to localise a
+// failure without rebuilding.
 func (o Options) WithEnv(getenv func(string) string) Options {
 	on := func(name string) bool { v := getenv(name); return v == "1" || v == "true" }
 	o.Synchronous = o.Synchronous || on("CLIPSTREAM_GPU_SYNC")
 	o.NoShadows = o.NoShadows || on("CLIPSTREAM_GPU_NO_SHADOWS")
+	o.NoPrefetch = o.NoPrefetch || on("CLIPSTREAM_GPU_NO_PREFETCH")
 	return o
 }
 
@@ -87,7 +93,10 @@ type Backend struct {
 	modules  []cuModule
 	fns      map[string]cuFunction
 	staging  [2]pinned
-	next     int // staging slot to use next
+	next     int         // staging slot to use next
+	pixels   [2]pixelBuf // double-buffered prefetched images (PrefetchPixels)
+	pixNext  int         // the pixel buffer the next prefetch fills
+	pixHits  int         // UploadPatches that used a prefetch
 	scratch  map[string]scratchBuf
 	buffers  map[*deviceBuffer]struct{}
 	shadows  shadowSet  // bf16 copies of activations (shadow.go)
@@ -107,6 +116,18 @@ type pinned struct {
 	p    unsafe.Pointer
 	ev   cuEvent
 	used bool
+}
+
+// pixelBuf is one device buffer of prefetched uint8 images: the copy
+// stream fills it (ready says when), the compute stream's image_patches
+// kernel reads it (free says when that is done).
+type pixelBuf struct {
+	ptr         devicePtr
+	size        int64
+	ready, free cuEvent
+	freeSet     bool    // free has been recorded
+	src         uintptr // the prefetched slice's first byte (0: nothing pending)
+	n           int     // and its length
 }
 
 type scratchBuf struct {
@@ -194,6 +215,13 @@ func (b *Backend) setup() error {
 	if b.upDone, err = drv.eventCreate(eventDisableTiming); err != nil {
 		return err
 	}
+	for i := range b.pixels {
+		for _, e := range []*cuEvent{&b.pixels[i].ready, &b.pixels[i].free} {
+			if *e, err = drv.eventCreate(eventDisableTiming); err != nil {
+				return err
+			}
+		}
+	}
 	for i := range b.staging {
 		if b.staging[i].p, err = drv.memAllocHost(stagingBytes); err != nil {
 			return err
@@ -251,6 +279,18 @@ func (b *Backend) release() error {
 	if b.upDone != 0 {
 		keep(drv.eventDestroy(b.upDone))
 		b.upDone = 0
+	}
+	for i := range b.pixels {
+		px := &b.pixels[i]
+		if px.ptr != 0 {
+			keep(drv.memFree(px.ptr))
+		}
+		for _, e := range []*cuEvent{&px.ready, &px.free} {
+			if *e != 0 {
+				keep(drv.eventDestroy(*e))
+			}
+		}
+		*px = pixelBuf{}
 	}
 	for _, s := range []*cuStream{&b.compute, &b.copy} {
 		if *s != 0 {
@@ -470,19 +510,16 @@ func (b *Backend) toDevice(dst devicePtr, src []byte, stream cuStream) (cuEvent,
 	return last, nil
 }
 
-// upload copies src into device memory at dst. With safe it first waits
-// for the work already enqueued on the compute stream (which may still
-// read dst); either way the compute stream's later work waits for the
-// copy. The copy itself runs on the copy stream.
-func (b *Backend) upload(dst devicePtr, src []byte, safe bool) error {
+// upload copies src into device memory at dst on the copy stream, after
+// the work already enqueued on the compute stream (which may still read
+// dst); the compute stream's later work waits for the copy.
+func (b *Backend) upload(dst devicePtr, src []byte) error {
 	drv := b.dev.drv
-	if safe {
-		if err := drv.eventRecord(b.upDone, b.compute); err != nil {
-			return err
-		}
-		if err := drv.streamWaitEvent(b.copy, b.upDone); err != nil {
-			return err
-		}
+	if err := drv.eventRecord(b.upDone, b.compute); err != nil {
+		return err
+	}
+	if err := drv.streamWaitEvent(b.copy, b.upDone); err != nil {
+		return err
 	}
 	ev, err := b.toDevice(dst, src, b.copy)
 	if err != nil || ev == 0 {
@@ -502,20 +539,9 @@ func floatBytes(f []float32) []byte {
 // memory; the transfer runs on the copy stream after the work already
 // enqueued, and ops enqueued later wait for it.
 func (b *Backend) Upload(t ops.Tensor, src []float32) {
-	b.uploadOp("Upload", t, src, true)
-}
-
-// Prefetch is Upload without waiting for the work already enqueued: the
-// transfer overlaps the running step. The caller promises that no
-// enqueued op reads or writes t (double-buffered inputs).
-func (b *Backend) Prefetch(t ops.Tensor, src []float32) {
-	b.uploadOp("Prefetch", t, src, false)
-}
-
-func (b *Backend) uploadOp(op string, t ops.Tensor, src []float32, safe bool) {
-	a := b.args(op)
+	a := b.args("Upload")
 	p := a.out("t", t, len(src))
-	b.runSync(a, func() error { return b.upload(p, floatBytes(src), safe) })
+	b.runSync(a, func() error { return b.upload(p, floatBytes(src)) })
 }
 
 // Download copies t into dst, waiting for the work that produces it.

@@ -59,7 +59,10 @@
 // cublasGemmEx with fp32 accumulation (row-major ops mapped to cuBLAS's
 // column-major view in gemm.go), everything else through cuLaunchKernel.
 // Uploads go through two pinned staging buffers on a separate copy stream;
-// Prefetch lets the next batch's upload overlap the running step. FP32
+// PrefetchPixels moves the next batch's uint8 images into one of two
+// device buffers there while the current step runs (the trainer calls it
+// during the backward), and UploadPatches then only waits for that copy
+// and normalises on the device. FP32
 // mode is exact fp32 (checked to 1e-5 of the CPU); BF16 mode feeds the
 // GEMMs bf16 operands (checked to 1e-2), with fp32 master weights, an
 // optional bf16 copy of the weights that the fused AdamWStep keeps

@@ -178,7 +178,7 @@ func (b *Backend) uploadPixels(pix []uint8) (devicePtr, error) {
 	if err != nil {
 		return 0, err
 	}
-	return p, b.upload(p, pix, true)
+	return p, b.upload(p, pix)
 }
 
 // UploadPatches uploads B images of uint8 [3,S,S] (NCHW, the loader's
@@ -193,12 +193,101 @@ func (b *Backend) UploadPatches(dst ops.Tensor, pix []uint8, B, S, p int, mean, 
 	sc, sh := pixelScale(a, mean, std)
 	o := a.out("dst", dst, len(pix))
 	b.runSync(a, func() error {
+		patches := func(d devicePtr) error {
+			return b.launch("image_patches", elementwise(int64(len(pix))), o, d, B, S, p, sc[0], sc[1], sc[2], sh[0], sh[1], sh[2])
+		}
+		if px := b.prefetched(pix); px != nil {
+			drv := b.dev.drv
+			px.src = 0
+			if err := drv.streamWaitEvent(b.compute, px.ready); err != nil {
+				return err
+			}
+			if err := patches(px.ptr); err != nil {
+				return err
+			}
+			px.freeSet = true
+			b.pixHits++
+			return drv.eventRecord(px.free, b.compute)
+		}
 		d, err := b.uploadPixels(pix)
 		if err != nil || d == 0 {
 			return err
 		}
-		return b.launch("image_patches", elementwise(int64(len(pix))), o, d, B, S, p, sc[0], sc[1], sc[2], sh[0], sh[1], sh[2])
+		return patches(d)
 	})
+}
+
+// PrefetchPixels starts the upload of a batch's uint8 images, the pix of
+// a later UploadPatches, without waiting for the work already queued: the
+// copy stream moves them while the compute stream runs the current step
+// (model.PixelPrefetcher). It returns once pix is in pinned memory. Two
+// prefetches may be pending; a third replaces the older. The next
+// UploadPatches of the same slice (same first byte, same length) uses
+// the copy, so pix must not change in between; any other slice is
+// uploaded as before. With Options.NoPrefetch it does nothing.
+func (b *Backend) PrefetchPixels(pix []uint8) {
+	a := b.args("PrefetchPixels")
+	if len(pix) == 0 || b.opts.NoPrefetch {
+		return
+	}
+	b.runSync(a, func() error {
+		drv := b.dev.drv
+		px := &b.pixels[b.pixNext]
+		b.pixNext ^= 1
+		px.src = 0
+		if px.size < int64(len(pix)) {
+			if px.ptr != 0 {
+				// Both streams may still use the old buffer.
+				if err := drv.ctxSynchronize(); err != nil {
+					return err
+				}
+				if err := drv.memFree(px.ptr); err != nil {
+					return err
+				}
+				px.ptr, px.size = 0, 0
+			}
+			p, err := drv.memAlloc(uint64(len(pix)))
+			if err != nil {
+				return fmt.Errorf("gpu: pixel buffer of %d bytes: %w", len(pix), err)
+			}
+			px.ptr, px.size, px.freeSet = p, int64(len(pix)), false
+		}
+		if px.freeSet {
+			// The kernel of the last batch in this buffer must have read it.
+			if err := drv.streamWaitEvent(b.copy, px.free); err != nil {
+				return err
+			}
+		}
+		if _, err := b.toDevice(px.ptr, pix, b.copy); err != nil {
+			return err
+		}
+		if err := drv.eventRecord(px.ready, b.copy); err != nil {
+			return err
+		}
+		px.src, px.n = uintptr(unsafe.Pointer(unsafe.SliceData(pix))), len(pix)
+		return nil
+	})
+}
+
+// pixelHits returns how many UploadPatches have used a prefetched copy.
+func (b *Backend) pixelHits() int {
+	var n int
+	if err := b.dev.Do(func() error { n = b.pixHits; return nil }); err != nil {
+		b.fail(err)
+	}
+	return n
+}
+
+// prefetched returns the pixel buffer holding a pending prefetch of pix,
+// or nil. Runs on the owner.
+func (b *Backend) prefetched(pix []uint8) *pixelBuf {
+	src := uintptr(unsafe.Pointer(unsafe.SliceData(pix)))
+	for i := range b.pixels {
+		if px := &b.pixels[i]; px.src != 0 && px.src == src && px.n == len(pix) {
+			return px
+		}
+	}
+	return nil
 }
 
 // roundTripBF16 sets dst to src cast to bf16 and back (a check of the

@@ -537,17 +537,18 @@ func TestOwnedOrder(t *testing.T) {
 
 func TestOptionsWithEnv(t *testing.T) {
 	for _, tc := range []struct {
-		env             map[string]string
-		sync, noShadows bool
+		env                         map[string]string
+		sync, noShadows, noPrefetch bool
 	}{
-		{nil, false, false},
-		{map[string]string{"CLIPSTREAM_GPU_SYNC": "1"}, true, false},
-		{map[string]string{"CLIPSTREAM_GPU_NO_SHADOWS": "true"}, false, true},
-		{map[string]string{"CLIPSTREAM_GPU_SYNC": "0", "CLIPSTREAM_GPU_NO_SHADOWS": "yes"}, false, false},
+		{nil, false, false, false},
+		{map[string]string{"CLIPSTREAM_GPU_SYNC": "1"}, true, false, false},
+		{map[string]string{"CLIPSTREAM_GPU_NO_SHADOWS": "true"}, false, true, false},
+		{map[string]string{"CLIPSTREAM_GPU_NO_PREFETCH": "1"}, false, false, true},
+		{map[string]string{"CLIPSTREAM_GPU_SYNC": "0", "CLIPSTREAM_GPU_NO_SHADOWS": "yes", "CLIPSTREAM_GPU_NO_PREFETCH": "on"}, false, false, false},
 	} {
 		o := Options{Precision: BF16}.WithEnv(func(k string) string { return tc.env[k] })
-		if o.Synchronous != tc.sync || o.NoShadows != tc.noShadows || o.Precision != BF16 {
-			t.Errorf("env %v: %+v, want Synchronous %v NoShadows %v", tc.env, o, tc.sync, tc.noShadows)
+		if o.Synchronous != tc.sync || o.NoShadows != tc.noShadows || o.NoPrefetch != tc.noPrefetch || o.Precision != BF16 {
+			t.Errorf("env %v: %+v, want Synchronous %v NoShadows %v NoPrefetch %v", tc.env, o, tc.sync, tc.noShadows, tc.noPrefetch)
 		}
 	}
 }

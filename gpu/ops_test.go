@@ -494,20 +494,58 @@ func TestGPUExtras(t *testing.T) {
 	}
 	PO := alloc(poison)
 	be.UploadPatches(PO, pixN, PB, PS, PP, mean, std)
-	wantP := make([]float32, len(pixN))
 	const PG = PS / PP
-	for b := range PB {
-		for c := range 3 {
-			for y := range PS {
-				for x := range PS {
-					sc, sh := 1/(255*std[c]), -mean[c]/std[c]
-					row := (b*PG+y/PP)*PG + x/PP
-					wantP[row*3*PP*PP+(c*PP+y%PP)*PP+x%PP] = float32(pixN[((b*3+c)*PS+y)*PS+x])*sc + sh
+	wantPatches := func(pix []uint8) []float32 {
+		w := make([]float32, len(pix))
+		for b := range PB {
+			for c := range 3 {
+				for y := range PS {
+					for x := range PS {
+						sc, sh := 1/(255*std[c]), -mean[c]/std[c]
+						row := (b*PG+y/PP)*PG + x/PP
+						w[row*3*PP*PP+(c*PP+y%PP)*PP+x%PP] = float32(pix[((b*3+c)*PS+y)*PS+x])*sc + sh
+					}
 				}
 			}
 		}
+		return w
 	}
+	wantP := wantPatches(pixN)
 	record(t, "UploadPatches", "fp32", "out", relErr(down(PO), wantP), 1e-6)
+
+	// the same through the copy stream (model.PixelPrefetcher): three
+	// batches prefetched while the device is busy, so the first is
+	// replaced and uploaded again, and the other two used out of order
+	batches := make([][]uint8, 3)
+	for k := range batches {
+		batches[k] = make([]uint8, len(pixN))
+		for i := range batches[k] {
+			batches[k][i] = uint8(r.IntN(256))
+		}
+	}
+	const BN = 1024
+	bx, bw := alloc(make([]float32, BN*BN)), alloc(make([]float32, BN*BN))
+	by := alloc(make([]float32, BN*BN))
+	hits := be.pixelHits()
+	for range 20 {
+		be.MatmulForward(by, bx, bw, ops.Tensor{}, BN, BN, BN) // work for the prefetches to overlap
+		be.PrefetchPixels(batches[len(batches)-1])
+		be.PrefetchPixels(batches[0])
+		be.PrefetchPixels(batches[1])
+		be.PrefetchPixels(batches[2])
+	}
+	for _, k := range []int{2, 0, 1} {
+		out := alloc(poison)
+		be.UploadPatches(out, batches[k], PB, PS, PP, mean, std)
+		record(t, "PrefetchPixels", "fp32", fmt.Sprintf("batch %d", k), relErr(down(out), wantPatches(batches[k])), 1e-6)
+	}
+	wantHits := 2 // batch 0 was replaced
+	if be.opts.NoPrefetch {
+		wantHits = 0
+	}
+	if got := be.pixelHits() - hits; got != wantHits {
+		t.Errorf("%d of the three UploadPatches used a prefetched copy, want %d", got, wantHits)
+	}
 }
 
 // TestGPUErrors checks the device backend's sticky error: a bad shape is

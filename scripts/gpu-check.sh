@@ -38,8 +38,10 @@
 # CLIPSTREAM_REQUIRE_GPU=1, so a missing device is a failure, not a skip.
 # When the op checks or a loss trajectory fail, the same call reruns them
 # with CLIPSTREAM_GPU_SYNC=1 (ops wait to be launched) and with
-# CLIPSTREAM_GPU_NO_SHADOWS=1 (every bf16 operand cast before its GEMM), and
-# the table gets a row for each, so one run says which the failure follows.
+# CLIPSTREAM_GPU_NO_SHADOWS=1 (every bf16 operand cast before its GEMM); a
+# trajectory also with CLIPSTREAM_GPU_NO_PREFETCH=1 (no pixel upload during
+# the backward). The table gets a row for each, so one run says which the
+# failure follows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -192,9 +194,9 @@ PY
 		row "small, 10 steps, $prec" "${verdict%% *}" "${verdict#* }"
 		if [ "${verdict%% *}" != ok ]; then
 			status=1
-			# bisect as for the op checks: both switches, then each
+			# bisect as for the op checks: all switches, then each
 			local sw
-			for sw in "CLIPSTREAM_GPU_SYNC=1 CLIPSTREAM_GPU_NO_SHADOWS=1" CLIPSTREAM_GPU_SYNC=1 CLIPSTREAM_GPU_NO_SHADOWS=1; do
+			for sw in "CLIPSTREAM_GPU_SYNC=1 CLIPSTREAM_GPU_NO_SHADOWS=1 CLIPSTREAM_GPU_NO_PREFETCH=1" CLIPSTREAM_GPU_SYNC=1 CLIPSTREAM_GPU_NO_SHADOWS=1 CLIPSTREAM_GPU_NO_PREFETCH=1; do
 				# shellcheck disable=SC2086
 				env $sw timeout 120 "$cs" "${traj[@]}" --device cuda --precision "$prec" >"$out/traj-cuda-$prec-bisect.txt" 2>>"$log" || true
 				verdict=$(python3 - "$out/traj-cpu.txt" "$out/traj-cuda-$prec-bisect.txt" <<'PY'
@@ -290,7 +292,7 @@ do_dry() {
 	echo "op checks that would run (from gpu/ops_test.go):"
 	grep -o 'name: "[^"]*"' gpu/ops_test.go | sed 's/name: //; s/"//g; s/[/]$//' | paste -sd' ' | fold -s -w 90 | sed 's/^/   /'
 	echo "   (each in fp32 and bf16; Activation for GELU and QuickGELU, Attention causal and full)"
-	echo "   TestGPUExtras: AdamWStep (+bf16 copy), bf16 casts, SumSquares, NormalizeImages, UploadPatches; TestGPUErrors;
+	echo "   TestGPUExtras: AdamWStep (+bf16 copy), bf16 casts, SumSquares, NormalizeImages, UploadPatches, PrefetchPixels (copy stream); TestGPUErrors;
    TestBF16Shadows: each producer's bf16 shadow bit-exact, GEMMs on shadows = on fresh casts, writes make them stale"
 	if [ -d "$DIR" ]; then
 		echo "$DIR now: $(ls "$DIR" | tr '\n' ' ')($(du -sk "$DIR" | cut -f1) KiB)"

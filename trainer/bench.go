@@ -109,7 +109,11 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		loss, err := m.ForwardPixels(images[i%nb], tokens[i%nb], cfg.Batch)
 		t1 := time.Now()
 		if err == nil {
-			err = m.Backward()
+			err = m.BackwardWhile(func() {
+				if i+1 < total { // the next step's pixels cross during this backward
+					m.PrefetchPixels(images[(i+1)%nb])
+				}
+			})
 		}
 		if err == nil {
 			err = cfg.Backend.Err() // wait for the backward

@@ -1,8 +1,11 @@
 package trainer
 
 import (
+	"bytes"
 	"math"
+	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/clipstream/clipstream/loader"
 	"github.com/clipstream/clipstream/trainer/model"
@@ -206,4 +209,87 @@ func TestPixelsPath(t *testing.T) {
 		}
 	}
 	t.Logf("float %v\nuint8 %v", losses[0], losses[1])
+}
+
+// prefetchStep is pixelStep that also takes early uploads
+// (model.PixelPrefetcher), as the CUDA backend's copy stream does. It
+// keeps a copy of each prefetched batch and, when UploadPatches gets the
+// same slice, checks that its bytes did not change in between (the
+// trainer must hold the batch until its step).
+type prefetchStep struct {
+	pixelStep
+	tally *prefetchTally
+}
+
+type prefetchTally struct {
+	pending             map[*uint8][]uint8
+	hits, misses, stale int
+}
+
+func (p prefetchStep) PrefetchPixels(pix []uint8) {
+	p.tally.pending[unsafe.SliceData(pix)] = slices.Clone(pix)
+}
+
+func (p prefetchStep) UploadPatches(dst ops.Tensor, pix []uint8, B, S, P int, mean, std [3]float32) {
+	k := unsafe.SliceData(pix)
+	switch was, ok := p.tally.pending[k]; {
+	case !ok:
+		p.tally.misses++
+	case !bytes.Equal(was, pix):
+		p.tally.stale++
+	default:
+		p.tally.hits++
+	}
+	delete(p.tally.pending, k)
+	p.pixelStep.UploadPatches(dst, pix, B, S, P, mean, std)
+}
+
+// TestPixelPrefetch: the trainer takes each next batch during the
+// backward and prefetches its pixels. The run is bit for bit the run
+// without prefetching, every batch but the first of each epoch was
+// prefetched, and no prefetched batch changed before its step (the
+// checkpoints in between included). An epoch is 2.5 steps, so epochs
+// change both within a step and between two.
+func TestPixelPrefetch(t *testing.T) {
+	items, _ := split(t, 0)
+	train := t.TempDir() + "/train"
+	const samples, micro, steps = 44, 8, 8
+	writeDataset(t, train, items[:samples], 16, nil)
+	tally := &prefetchTally{pending: map[*uint8][]uint8{}}
+	var calls [2]int
+	var losses [2][]float64
+	for i, be := range []ops.Backend{
+		pixelStep{ownStep{ops.NewCPU()}, &calls[0]},
+		prefetchStep{pixelStep{ownStep{ops.NewCPU()}, &calls[1]}, tally},
+	} {
+		cfg := resumeConfig(train, t.TempDir())
+		cfg.Steps, cfg.CheckpointEvery, cfg.Backend = steps, 3, be
+		if cfg.MicroBatch != micro || cfg.Batch != 2*micro {
+			t.Fatalf("batch %d of %d, want 2 micro-batches of %d", cfg.Batch, cfg.MicroBatch, micro)
+		}
+		res, err := Run(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses[i] = res.Losses
+	}
+	if !slices.Equal(losses[0], losses[1]) {
+		t.Errorf("losses with prefetching %v, without %v", losses[1], losses[0])
+	}
+	uploads := 2 * steps
+	perEpoch := samples / micro // the tail is dropped
+	starts := (uploads + perEpoch - 1) / perEpoch
+	t.Logf("%d uploads: %d prefetched, %d not, %d changed", calls[1], tally.hits, tally.misses, tally.stale)
+	if calls[1] != uploads || tally.hits+tally.misses+tally.stale != calls[1] {
+		t.Errorf("%d uploads (%d prefetched, %d not, %d changed), want %d", calls[1], tally.hits, tally.misses, tally.stale, uploads)
+	}
+	if tally.stale != 0 {
+		t.Errorf("%d prefetched batches changed before their step", tally.stale)
+	}
+	if tally.misses != starts {
+		t.Errorf("%d uploads were not prefetched, want %d (the first of each of the run's epochs)", tally.misses, starts)
+	}
+	if len(tally.pending) != 0 {
+		t.Errorf("%d prefetches left unused, want none (the last step takes no next batch)", len(tally.pending))
+	}
 }

@@ -469,6 +469,18 @@ func (t *trainer) loop(ctx context.Context, res *Result) (*Result, error) {
 		return nil, fmt.Errorf("trainer: %w", err)
 	}
 	defer func() { it.Close() }()
+	// ahead is the batch after the current one, taken from the iterator
+	// while the backward runs so that its pixels' upload overlaps it
+	// (model.PixelPrefetcher); an error waits for its turn.
+	var ahead *lookahead
+	defer func() { ahead.release() }()
+	nextBatch := func() (*loader.Batch, error) {
+		if a := ahead; a != nil {
+			ahead = nil
+			return a.b, a.err
+		}
+		return it.Next()
+	}
 	saved := int64(-1)
 	interrupted := false
 	ctxLen := t.mcfg.Text.Context
@@ -479,7 +491,7 @@ func (t *trainer) loop(ctx context.Context, res *Result) (*Result, error) {
 		var lossSum float64
 		rows, k, eofs := 0, 0, 0
 		for k < t.accum {
-			b, err := it.Next()
+			b, err := nextBatch()
 			if err == io.EOF {
 				if eofs++; eofs > 1 {
 					return nil, fmt.Errorf("trainer: epoch %d of %s yields no batch (every sample skipped as corrupt?)", next.Epoch, dataURLs(cfg.Data))
@@ -519,7 +531,12 @@ func (t *trainer) loop(ctx context.Context, res *Result) (*Result, error) {
 				loss, err = t.m.Forward(b.Images, b.Tokens, b.N)
 			}
 			if err == nil {
-				err = t.m.Backward()
+				last := k+1 == t.accum && t.step+1 >= t.total
+				err = t.m.BackwardWhile(func() {
+					if !last {
+						ahead = t.peek(it)
+					}
+				})
 			}
 			rows += b.N
 			b.Release()
@@ -601,6 +618,28 @@ func (t *trainer) loop(ctx context.Context, res *Result) (*Result, error) {
 		return res, fmt.Errorf("%w at step %d; checkpoint %s written: %w", ErrInterrupted, t.step, res.Checkpoint, cause)
 	}
 	return res, nil
+}
+
+// lookahead is one result of Iter.Next taken early.
+type lookahead struct {
+	b   *loader.Batch
+	err error
+}
+
+// release returns a batch taken early and not used.
+func (a *lookahead) release() {
+	if a != nil && a.b != nil {
+		a.b.Release()
+	}
+}
+
+// peek takes the next batch from it and starts its pixels' upload.
+func (t *trainer) peek(it *loader.Iter) *lookahead {
+	b, err := it.Next()
+	if err == nil && b.N > 0 && b.ImagesU8 != nil {
+		t.m.PrefetchPixels(b.ImagesU8)
+	}
+	return &lookahead{b: b, err: err}
 }
 
 func (t *trainer) evaluate(ctx context.Context) (*EvalResult, error) {

@@ -369,6 +369,27 @@ type PatchUploader interface {
 	UploadPatches(dst ops.Tensor, pix []uint8, B, S, p int, mean, std [3]float32)
 }
 
+// PixelPrefetcher is a PatchUploader that can start moving a batch's
+// pixels before the step that uses them, so that the transfer overlaps
+// the step before (the CUDA backend's copy stream).
+type PixelPrefetcher interface {
+	PatchUploader
+	// PrefetchPixels starts the upload of pix; the next UploadPatches of
+	// the same slice uses it instead of uploading again. pix must not
+	// change in between.
+	PrefetchPixels(pix []uint8)
+}
+
+// PrefetchPixels starts moving the images of a later ForwardPixels to the
+// backend when it is a PixelPrefetcher, and does nothing otherwise. Call
+// it from BackwardWhile, so the transfer overlaps the backward pass; pix
+// must not change until its ForwardPixels.
+func (m *Model) PrefetchPixels(pix []uint8) {
+	if pp, ok := m.be.(PixelPrefetcher); ok && len(pix) > 0 {
+		pp.PrefetchPixels(pix)
+	}
+}
+
 // ForwardPixels is Forward on uint8 images ([B,3,S,S], 0..255, as the
 // loader's Uint8 output), normalised with CLIPMean and CLIPStd: by the
 // backend when it is a PatchUploader, else on the host. The two give the
@@ -383,7 +404,7 @@ func (m *Model) ForwardPixels(pix []uint8, tokens []int32, B int) (float32, erro
 			pu.UploadPatches(m.acts.patches, pix, B, v.ImageSize, v.PatchSize, CLIPMean, CLIPStd)
 			return
 		}
-		patchifyPixels(m.patches, pix, B, v.ImageSize, v.PatchSize, CLIPMean, CLIPStd)
+		PatchifyPixels(m.patches, pix, B, v.ImageSize, v.PatchSize, CLIPMean, CLIPStd)
 		m.be.Upload(m.acts.patches, m.patches)
 	})
 }
@@ -434,9 +455,10 @@ func (m *Model) forward(tokens []int32, B int, patches func()) (float32, error) 
 	return loss[0], nil
 }
 
-// patchifyPixels is patchify from uint8 pixels, normalising each value to
+// PatchifyPixels is patchify from uint8 pixels, normalising each value to
 // (x/255 − mean[c]) / std[c] on the way: the reference for PatchUploader.
-func patchifyPixels(dst []float32, pix []uint8, B, S, p int, mean, std [3]float32) {
+// dst holds B·3·S·S values.
+func PatchifyPixels(dst []float32, pix []uint8, B, S, p int, mean, std [3]float32) {
 	G := S / p
 	pd := 3 * p * p
 	var sc, sh [3]float32
@@ -602,7 +624,15 @@ func (m *Model) blockBackward(tw *tower, g *towerGrads, l int, x ops.Tensor, bw,
 // Backward adds the gradient of the last Forward's loss into Grads (it
 // does not zero them: see ZeroGrad). It uses the logits as scratch, so read
 // Logits before calling it.
-func (m *Model) Backward() error {
+func (m *Model) Backward() error { return m.BackwardWhile(nil) }
+
+// BackwardWhile is Backward that calls during (when not nil) once the
+// backward's ops are queued and before it waits for them. On a backend
+// whose ops return before they run (CUDA), the host work done there
+// overlaps the backward on the device: the trainer takes the next batch
+// from the loader and prefetches its pixels. On the CPU, during runs
+// after the backward.
+func (m *Model) BackwardWhile(during func()) error {
 	if !m.forwardOK {
 		return errors.New("model: Backward without a successful Forward")
 	}
@@ -614,6 +644,9 @@ func (m *Model) Backward() error {
 		a.logits, a.pr, a.pc, 1, B, E)
 	m.textBackward()
 	m.visionBackward()
+	if during != nil {
+		during()
+	}
 	if err := be.Err(); err != nil {
 		return fmt.Errorf("model: backward: %w", err)
 	}
