@@ -4,14 +4,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // argPack holds a kernel's parameters as cuLaunchKernel wants them: each
 // value at its natural alignment in buf, and offs[i] the offset of
 // parameter i (the C trampoline turns these into the void*[] array).
 type argPack struct {
-	buf  []byte
-	offs []int32
+	buf   []byte
+	offs  []int32
+	sizes []int // each parameter's size in bytes
 }
 
 // maxKernelArgs bounds the parameter count (the trampoline's array).
@@ -25,12 +27,13 @@ func packArgs(args ...any) (*argPack, error) {
 	if len(args) > maxKernelArgs {
 		return nil, fmt.Errorf("gpu: %d kernel arguments, at most %d", len(args), maxKernelArgs)
 	}
-	p := &argPack{buf: make([]byte, 0, 8*len(args)), offs: make([]int32, 0, len(args))}
+	p := &argPack{buf: make([]byte, 0, 8*len(args)), offs: make([]int32, 0, len(args)), sizes: make([]int, 0, len(args))}
 	put := func(size int, write func(b []byte)) {
 		for len(p.buf)%size != 0 {
 			p.buf = append(p.buf, 0)
 		}
 		p.offs = append(p.offs, int32(len(p.buf)))
+		p.sizes = append(p.sizes, size)
 		p.buf = append(p.buf, make([]byte, size)...)
 		write(p.buf[len(p.buf)-size:])
 	}
@@ -125,4 +128,14 @@ func layerNormBackwardDims(N, C, sms int) launchDims {
 	d.grid[0] = min(d.grid[0], uint32(max(2*sms, 1)))
 	d.shmem = uint32(2 * C * 4)
 	return d
+}
+
+// checkParams refuses a launch whose packed arguments (got, in bytes) do
+// not match the kernel's parameters (want, from its PTX): a kernel whose
+// signature changed without its launch site would otherwise read garbage.
+func checkParams(name string, want, got []int) error {
+	if !slices.Equal(want, got) {
+		return fmt.Errorf("gpu: kernel %s takes %d parameters of %v bytes, launched with %d of %v", name, len(want), want, len(got), got)
+	}
+	return nil
 }

@@ -92,6 +92,7 @@ type Backend struct {
 	upDone   cuEvent // recorded on compute before a safe upload
 	modules  []cuModule
 	fns      map[string]cuFunction
+	params   map[string][]int // each kernel's parameter sizes, from its PTX
 	staging  [2]pinned
 	next     int         // staging slot to use next
 	pixels   [2]pixelBuf // double-buffered prefetched images (PrefetchPixels)
@@ -157,7 +158,7 @@ func New(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{dev: dev, opts: opts, fns: map[string]cuFunction{}, scratch: map[string]scratchBuf{}, buffers: map[*deviceBuffer]struct{}{}}
+	b := &Backend{dev: dev, opts: opts, fns: map[string]cuFunction{}, params: map[string][]int{}, scratch: map[string]scratchBuf{}, buffers: map[*deviceBuffer]struct{}{}}
 	if err := dev.Do(b.setup); err != nil {
 		_ = dev.Do(b.release)
 		_ = dev.Close()
@@ -195,12 +196,17 @@ func (b *Backend) setup() error {
 			return fmt.Errorf("gpu: loading %s for %s: %w", file, arch, err)
 		}
 		b.modules = append(b.modules, mod)
+		params, err := ptxParams(out.PTX)
+		if err != nil {
+			return fmt.Errorf("gpu: %s for %s: %w", file, arch, err)
+		}
 		for _, name := range kernelFiles[file] {
 			f, err := drv.moduleGetFunction(mod, name)
 			if err != nil {
 				return err
 			}
 			b.fns[name] = f
+			b.params[name] = params[name]
 		}
 	}
 	if b.blas, err = loadCUBLAS(env); err != nil {
@@ -455,6 +461,9 @@ func (b *Backend) launch(name string, d launchDims, args ...any) error {
 	p, err := packArgs(args...)
 	if err != nil {
 		return fmt.Errorf("gpu: %s: %w", name, err)
+	}
+	if err := checkParams(name, b.params[name], p.sizes); err != nil {
+		return err
 	}
 	if err := b.dev.drv.launch(f, d.grid, d.block, d.shmem, b.compute, p); err != nil {
 		return fmt.Errorf("gpu: launching %s: %w", name, err)

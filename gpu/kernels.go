@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -172,6 +173,54 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// ptxParams returns the byte size of each parameter of every .entry in
+// PTX text (".param .u64 name_param_0," is 8 bytes), so that a launch
+// whose Go arguments do not match its kernel's is refused with an error
+// naming both instead of running on garbage.
+func ptxParams(ptx []byte) (map[string][]int, error) {
+	out := map[string][]int{}
+	var name string
+	var sizes []int
+	in := false
+	for _, line := range strings.Split(strings.TrimRight(string(ptx), "\x00"), "\n") {
+		line = strings.TrimSpace(line)
+		if !in {
+			for _, prefix := range []string{".visible .entry ", ".entry "} {
+				if rest, ok := strings.CutPrefix(line, prefix); ok {
+					n, after, _ := strings.Cut(rest, "(")
+					name, sizes, in = strings.TrimSpace(n), []int{}, true
+					if strings.HasPrefix(strings.TrimSpace(after), ")") {
+						out[name], in = sizes, false
+					}
+					break
+				}
+			}
+			continue
+		}
+		if strings.HasPrefix(line, ")") {
+			out[name], in = sizes, false
+			continue
+		}
+		rest, ok := strings.CutPrefix(line, ".param ")
+		if !ok {
+			return nil, fmt.Errorf("gpu: PTX entry %s: unexpected parameter line %q", name, line)
+		}
+		f := strings.Fields(rest)
+		if len(f) < 2 || len(f[0]) < 3 {
+			return nil, fmt.Errorf("gpu: PTX entry %s: unexpected parameter line %q", name, line)
+		}
+		bits, err := strconv.Atoi(f[0][2:]) // .u64, .f32, .b32, .s32 ...
+		if err != nil || bits <= 0 || bits%8 != 0 {
+			return nil, fmt.Errorf("gpu: PTX entry %s: parameter type %s is not a scalar", name, f[0])
+		}
+		sizes = append(sizes, bits/8)
+	}
+	if in {
+		return nil, fmt.Errorf("gpu: PTX entry %s: parameter list not closed", name)
+	}
+	return out, nil
 }
 
 // ptxEntries lists the .entry names in PTX text.

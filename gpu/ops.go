@@ -239,7 +239,11 @@ func (b *Backend) ActivationBackward(dinp, inp, dout ops.Tensor, act ops.Activat
 		}
 		_, bwd := activationKernels(act)
 		n := int64(inp.Len)
-		return b.launch(bwd, elementwise(n), dx, x, dy, n)
+		// dinp is the next GEMM's output gradient (the MLP's first
+		// layer): its bf16 shadow is written in the same pass.
+		return b.launchShadowed(bwd, elementwise(n), dx, n, func(dx16 devicePtr) []any {
+			return []any{dx, dx16, x, dy, n}
+		})
 	})
 }
 

@@ -249,6 +249,11 @@ func TestBF16Shadows(t *testing.T) {
 			be.MatmulActivationForward(alloc(N*C, false), o, alloc(N*OC, true), alloc(C*OC, true), alloc(C, true), N, OC, C, ops.GELU)
 			return o
 		}},
+		{"ActivationBackward", func() ops.Tensor {
+			d := alloc(N*C, true) // accumulated into: the shadow is of the sum
+			be.ActivationBackward(d, alloc(N*C, true), alloc(N*C, true), ops.GELU)
+			return d
+		}},
 		{"AttentionForward", func() ops.Tensor {
 			o := alloc(N*C, false)
 			be.AttentionForward(o, alloc(B*NH*T*T, false), alloc(B*NH*T*T, false), alloc(N*3*C, true), B, T, C, NH, true)

@@ -8,13 +8,36 @@ extern "C" __global__ void gelu_forward(float* out, const float* inp, long long 
     GRID_STRIDE(i, n) { out[i] = gelu_f(inp[i]); }
 }
 
-// dinp += (Φ(x) + x·φ(x))·dout
-extern "C" __global__ void gelu_backward(float* dinp, const float* inp, const float* dout, long long n) {
+// dinp += act'(x)·dout, and dinp's bf16 shadow dinp16 unless null (the
+// next GEMM's output-gradient operand, cast in the same pass).
+template <float (*deriv)(float)>
+__device__ __forceinline__ void act_backward(float* dinp, bf16_t* dinp16, const float* inp, const float* dout,
+                                             long long n) {
     GRID_STRIDE(i, n) {
-        const float x = inp[i];
-        const float d = 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.3989422804014327f * expf(-0.5f * x * x);
-        dinp[i] += d * dout[i];
+        const float g = dinp[i] + deriv(inp[i]) * dout[i];
+        dinp[i] = g;
+        if (dinp16) dinp16[i] = f32_to_bf16(g);
     }
+}
+
+// GELU'(x) = Φ(x) + x·φ(x)
+__device__ __forceinline__ float gelu_d(float x) {
+    return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.3989422804014327f * expf(-0.5f * x * x);
+}
+
+// QuickGELU'(x) = σ(1.702x) + 1.702x·σ(1−σ)
+__device__ __forceinline__ float quickgelu_d(float x) {
+    const float s = 1.0f / (1.0f + expf(-1.702f * x));
+    return s + 1.702f * x * s * (1.0f - s);
+}
+
+extern "C" __global__ void gelu_backward(float* dinp, bf16_t* dinp16, const float* inp, const float* dout, long long n) {
+    act_backward<gelu_d>(dinp, dinp16, inp, dout, n);
+}
+
+extern "C" __global__ void quickgelu_backward(float* dinp, bf16_t* dinp16, const float* inp, const float* dout,
+                                              long long n) {
+    act_backward<quickgelu_d>(dinp, dinp16, inp, dout, n);
 }
 
 extern "C" __global__ void quickgelu_forward(float* out, const float* inp, long long n) {
@@ -48,15 +71,6 @@ extern "C" __global__ void bias_gelu_forward(float* pre, float* out, bf16_t* out
 extern "C" __global__ void bias_quickgelu_forward(float* pre, float* out, bf16_t* out16, const float* bias, long long n,
                                                   int OC) {
     bias_act_forward<quickgelu_f>(pre, out, out16, bias, n, OC);
-}
-
-// dinp += (σ(1.702x) + 1.702x·σ(1−σ))·dout
-extern "C" __global__ void quickgelu_backward(float* dinp, const float* inp, const float* dout, long long n) {
-    GRID_STRIDE(i, n) {
-        const float x = inp[i];
-        const float s = 1.0f / (1.0f + expf(-1.702f * x));
-        dinp[i] += (s + 1.702f * x * s * (1.0f - s)) * dout[i];
-    }
 }
 
 // add_bias: out[n, o] += bias[o] over n·OC elements.
