@@ -426,12 +426,12 @@ func (b *Backend) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, att ops.Tens
 				return err
 			}
 		}
-		if err := b.launch("attn_softmax_backward", warpPerRow(int64(rows)), dp, dp16, da, at, rows, T, boolInt(causal)); err != nil {
+		if err := b.launch("attn_softmax_backward", warpPerRow(int64(rows)), dp, dp16, da, at, rows, T, boolInt(causal), scale); err != nil {
 			return err
 		}
 		steps = []rowMajorGemm{
-			l.batched(false, false, T, hs, T, dpOp, T, qk.k, hs, dqs, hs, scale), // dq = scale·dpreatt·k
-			l.batched(true, false, T, hs, T, dpOp, T, qk.q, hs, dks, hs, scale),  // dk = scale·dpreattᵀ·q
+			l.batched(false, false, T, hs, T, dpOp, T, qk.k, hs, dqs, hs, 1), // dq = dpreatt·k (dpreatt holds the scale)
+			l.batched(true, false, T, hs, T, dpOp, T, qk.q, hs, dks, hs, 1),  // dk = dpreattᵀ·q
 		}
 		for _, g := range steps {
 			if err := b.attnGemm(g); err != nil {

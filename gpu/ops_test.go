@@ -513,38 +513,53 @@ func TestGPUExtras(t *testing.T) {
 	wantP := wantPatches(pixN)
 	record(t, "UploadPatches", "fp32", "out", relErr(down(PO), wantP), 1e-6)
 
-	// the same through the copy stream (model.PixelPrefetcher): three
-	// batches prefetched while the device is busy, so the first is
-	// replaced and uploaded again, and the other two used out of order
-	batches := make([][]uint8, 3)
-	for k := range batches {
-		batches[k] = make([]uint8, len(pixN))
-		for i := range batches[k] {
-			batches[k][i] = uint8(r.IntN(256))
+	// the same through the copy stream (model.PixelPrefetcher), with the
+	// device kept busy. Two device buffers take the prefetches in turn:
+	// after filler batches, b0 and b1 go in, b2 replaces b0, b2's patches
+	// are queued, then b3 replaces b1 and b4 goes into b2's buffer while
+	// b2's kernel may not have run. Every copy must land before the kernel
+	// that reads it and after the kernel that read the buffer before.
+	batch := func() []uint8 {
+		p := make([]uint8, len(pixN))
+		for i := range p {
+			p[i] = uint8(r.IntN(256))
 		}
+		return p
 	}
-	const BN = 1024
+	const BN = 256
 	bx, bw := alloc(make([]float32, BN*BN)), alloc(make([]float32, BN*BN))
 	by := alloc(make([]float32, BN*BN))
 	hits := be.pixelHits()
-	for range 20 {
+	for range 10 {
 		be.MatmulForward(by, bx, bw, ops.Tensor{}, BN, BN, BN) // work for the prefetches to overlap
-		be.PrefetchPixels(batches[len(batches)-1])
-		be.PrefetchPixels(batches[0])
-		be.PrefetchPixels(batches[1])
-		be.PrefetchPixels(batches[2])
+		be.PrefetchPixels(batch())
+		be.PrefetchPixels(batch())
 	}
-	for _, k := range []int{2, 0, 1} {
-		out := alloc(poison)
-		be.UploadPatches(out, batches[k], PB, PS, PP, mean, std)
-		record(t, "PrefetchPixels", "fp32", fmt.Sprintf("batch %d", k), relErr(down(out), wantPatches(batches[k])), 1e-6)
+	bs := [][]uint8{batch(), batch(), batch(), batch(), batch()}
+	outs := make([]ops.Tensor, len(bs))
+	for k := range outs {
+		outs[k] = alloc(poison) // before: an upload orders the copy stream after the work before it
 	}
-	wantHits := 2 // batch 0 was replaced
+	upload := func(k int) { be.UploadPatches(outs[k], bs[k], PB, PS, PP, mean, std) }
+	be.MatmulForward(by, bx, bw, ops.Tensor{}, BN, BN, BN)
+	be.PrefetchPixels(bs[0])
+	be.PrefetchPixels(bs[1])
+	be.PrefetchPixels(bs[2])
+	upload(2)
+	be.PrefetchPixels(bs[3])
+	be.PrefetchPixels(bs[4])
+	for _, k := range []int{0, 1, 4, 3} {
+		upload(k)
+	}
+	for k := range bs {
+		record(t, "PrefetchPixels", "fp32", fmt.Sprintf("batch %d", k), relErr(down(outs[k]), wantPatches(bs[k])), 1e-6)
+	}
+	wantHits := 3 // b2, b4 and b3; b0 and b1 were replaced and are uploaded again
 	if be.opts.NoPrefetch {
 		wantHits = 0
 	}
 	if got := be.pixelHits() - hits; got != wantHits {
-		t.Errorf("%d of the three UploadPatches used a prefetched copy, want %d", got, wantHits)
+		t.Errorf("%d of the five UploadPatches used a prefetched copy, want %d", got, wantHits)
 	}
 }
 

@@ -111,29 +111,25 @@ extern "C" __global__ void attn_softmax_forward(float* preatt, float* att, bf16_
     }
 }
 
-// attn_softmax_backward: dpreatt = att·(datt − Σ att·datt) on unmasked
-// keys; datt and dpreatt are 0 on masked ones. dp16, unless null, gets
-// dpreatt in bf16.
-extern "C" __global__ void attn_softmax_backward(float* dpreatt, bf16_t* dp16, float* datt, const float* att, int rows,
-                                                 int T, int causal) {
+// attn_softmax_backward: dpreatt = scale·att·(datt − Σ att·datt) on
+// unmasked keys and 0 on masked ones (the CPU reference's values: the
+// 1/√hs of the scores folded in here, not into the next GEMMs). datt is
+// read only. dp16, unless null, gets dpreatt in bf16.
+extern "C" __global__ void attn_softmax_backward(float* dpreatt, bf16_t* dp16, const float* datt, const float* att,
+                                                 int rows, int T, int causal, float scale) {
     WARP_ROW(row, lane);
     if (row >= rows) return;
     const int t = row % T;
     const int last = causal ? t : T - 1;
     const float* a = att + row * T;
-    float* da = datt + row * T;
+    const float* da = datt + row * T;
     float* dp = dpreatt + row * T;
     float dot = 0.0f;
     for (int j = lane; j <= last; j += 32) dot += a[j] * da[j];
     dot = warp_sum(dot);
     bf16_t* d16 = dp16 ? dp16 + row * T : 0;
     for (int j = lane; j < T; j += 32) {
-        float y = 0.0f;
-        if (j <= last) {
-            y = a[j] * (da[j] - dot);
-        } else {
-            da[j] = 0.0f;
-        }
+        const float y = j <= last ? a[j] * (da[j] - dot) * scale : 0.0f;
         dp[j] = y;
         if (d16) d16[j] = f32_to_bf16(y);
     }
