@@ -17,7 +17,7 @@ import (
 // The CUDA emulator (testdata/cudaemu): the driver API and cuBLAS calls
 // this package makes, run on the host, with the package's own kernel
 // sources compiled by a host C++ compiler. The device tests (the op
-// checks, the extras, the shadows, the errors) run against it in a child
+// checks, the extras, the shadows, the errors, a training trajectory) run against it in a child
 // process, so every kernel, launch, GEMM mapping and stream dependency is
 // exercised on a machine without a GPU. It proves the code's logic, not
 // the hardware's: the real device runs the same tests (gpu-check.sh).
@@ -25,7 +25,7 @@ import (
 const emuDir = "testdata/cudaemu"
 
 // emuDeviceTests are the tests the emulated device runs.
-const emuDeviceTests = "^(TestOpsAgainstCPU|TestGPUExtras|TestBF16Shadows|TestGPUErrors)$"
+const emuDeviceTests = "^(TestOpsAgainstCPU|TestGPUExtras|TestBF16Shadows|TestGPUErrors|TestDeviceTrajectory)$"
 
 var (
 	kernelSig    = regexp.MustCompile(`extern "C" __global__ void (\w+)\(([^)]*)\)`)
@@ -45,6 +45,7 @@ func emuSource(file string, common, src []byte) (string, error) {
 	b.WriteString("\n")
 	b.WriteString(dynShared.ReplaceAllString(string(src), "$1* $2 = ($1*)emu_dyn_shared();"))
 	b.WriteString("\nnamespace {\n")
+	waits := barrierFuncs(string(common) + "\n" + string(src))
 	sigs := kernelSig.FindAllStringSubmatch(string(src), -1)
 	if len(sigs) == 0 {
 		return "", fmt.Errorf("%s: no kernels found", file)
@@ -73,11 +74,61 @@ func emuSource(file string, common, src []byte) (string, error) {
 		fmt.Fprintf(&b, "void* cap_%[1]s(void** p) { (void)p; return new args_%[1]s{%[2]s}; }\n", name, strings.Join(caps, ", "))
 		fmt.Fprintf(&b, "void run_%[1]s(void* a) { auto* s = (args_%[1]s*)a; (void)s; %[1]s(%[2]s); }\n", name, strings.Join(uses, ", "))
 		fmt.Fprintf(&b, "void rel_%[1]s(void* a) { delete (args_%[1]s*)a; }\n", name)
-		fmt.Fprintf(&b, "const emu_kernel k_%[1]s = {\"%[1]s\", cap_%[1]s, run_%[1]s, rel_%[1]s};\n", name)
+		fmt.Fprintf(&b, "const emu_kernel k_%[1]s = {\"%[1]s\", cap_%[1]s, run_%[1]s, rel_%[1]s, %[2]d};\n", name, boolInt(waits[name]))
 		fmt.Fprintf(&b, "struct reg_%[1]s { reg_%[1]s() { emu_register(&k_%[1]s); } } r_%[1]s;\n", name)
 	}
 	b.WriteString("}  // namespace\n")
 	return b.String(), nil
+}
+
+var (
+	funcDef      = regexp.MustCompile(`(?m)^(?:extern "C" __global__|__device__)[^(;{]*?\b(\w+)\(`)
+	barrierToken = regexp.MustCompile(`__syncthreads|__shfl_\w+`)
+)
+
+// barrierFuncs returns the functions (kernels and device functions) of a
+// translation unit that may wait at a barrier: those whose body has
+// __syncthreads or a warp shuffle, or names such a function. The emulator
+// runs the other kernels' threads as plain calls, without fibers.
+func barrierFuncs(src string) map[string]bool {
+	bodies := map[string]string{}
+	for _, m := range funcDef.FindAllStringSubmatchIndex(src, -1) {
+		name := src[m[2]:m[3]]
+		open := strings.IndexByte(src[m[1]:], '{')
+		if open < 0 {
+			continue
+		}
+		i, depth := m[1]+open, 0
+		for ; i < len(src); i++ {
+			if src[i] == '{' {
+				depth++
+			} else if src[i] == '}' {
+				if depth--; depth == 0 {
+					break
+				}
+			}
+		}
+		bodies[name] = src[m[1]+open : min(i+1, len(src))]
+	}
+	waits := map[string]bool{}
+	for changed := true; changed; {
+		changed = false
+		for name, body := range bodies {
+			if waits[name] {
+				continue
+			}
+			hit := barrierToken.MatchString(body)
+			for other := range waits {
+				if !hit && regexp.MustCompile(`\b`+other+`\b`).MatchString(body) {
+					hit = true
+				}
+			}
+			if hit {
+				waits[name], changed = true, true
+			}
+		}
+	}
+	return waits
 }
 
 var emuBuild struct {
@@ -220,9 +271,41 @@ func TestEmulatedDevice(t *testing.T) {
 			if !strings.Contains(s, "cudaemu (host emulation)") || !strings.Contains(s, "op checks: ") {
 				t.Fatalf("the device tests did not run on the emulator:\n%s", s)
 			}
-			if i := strings.Index(s, "op checks: "); i >= 0 {
-				t.Log(strings.SplitN(s[i:], "\n", 2)[0])
+			for _, line := range strings.Split(s, "\n") {
+				if strings.HasPrefix(line, "trajectory") || strings.HasPrefix(line, "op checks: ") {
+					t.Log(line)
+				}
 			}
 		})
+	}
+}
+
+// TestBarrierFuncs: the emulator's classification of the real kernels, the
+// indirect cases included (a kernel that waits only inside a device
+// function it calls).
+func TestBarrierFuncs(t *testing.T) {
+	common, err := kernelFS.ReadFile("kernels/common.cuh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, file := range kernelFileNames() {
+		src, err := kernelFS.ReadFile("kernels/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, w := range barrierFuncs(string(common) + "\n" + string(src)) {
+			got[name] = got[name] || w
+		}
+	}
+	for name, want := range map[string]bool{
+		"gelu_forward": false, "adamw": false, "image_patches": false, "embedding_backward": false,
+		"bias_backward": true, "sum_squares": true, "layernorm_forward": true, "residual_layernorm_forward": true,
+		"layernorm_backward": true, "attn_softmax_forward": true, "contrastive_rows": true, "normalize_forward": true,
+		"warp_sum": true, "block_sum": true, "f32_to_bf16": false,
+	} {
+		if got[name] != want {
+			t.Errorf("%s: waits at a barrier %v, want %v", name, got[name], want)
+		}
 	}
 }

@@ -104,6 +104,14 @@ func (b *Backend) SyncBF16(buf ops.Buffer) error {
 	})
 }
 
+// reduceDims launches a grid-stride reduction over n items with at most 8
+// blocks per SM: each block adds its partial sum once (an atomic), so a
+// grid of one block per 256 items (151 M gradients: 590,000 blocks) would
+// mostly wait on atomics and block-wide barriers.
+func (b *Backend) reduceDims(n int64) launchDims {
+	return launchDims{grid: [3]uint32{gridFor(n, blockSize, 8*max(b.dev.SMs, 1)), 1, 1}, block: [3]uint32{blockSize, 1, 1}}
+}
+
 // SumSquares returns Σ t² (the squared gradient norm, for clipping). It
 // waits for the device.
 func (b *Backend) SumSquares(t ops.Tensor) float32 {
@@ -120,7 +128,7 @@ func (b *Backend) SumSquares(t ops.Tensor) float32 {
 			return err
 		}
 		if t.Len > 0 {
-			if err := b.launch("sum_squares", elementwise(int64(t.Len)), s, x, int64(t.Len)); err != nil {
+			if err := b.launch("sum_squares", b.reduceDims(int64(t.Len)), s, x, int64(t.Len)); err != nil {
 				return err
 			}
 		}

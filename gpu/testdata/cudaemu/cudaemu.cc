@@ -72,6 +72,7 @@ struct fiber {
 #endif
     emu_dim3 tid{};
     int lane = 0, warp = 0;
+    int shfl_phase = 0;
     bool done = false;
     char* stack = nullptr;
 };
@@ -97,7 +98,7 @@ static struct {
     int warp_size[maxThreads / 32];
     int warp_live[maxThreads / 32];
     int live = 0;
-    float shfl[maxThreads / 32][32];
+    float shfl[2][maxThreads / 32][32];
     std::vector<char> dyn;
     const emu_kernel* k = nullptr;
     void* args = nullptr;
@@ -174,16 +175,32 @@ static void wait_at(barrier& b, const int* want) {
     }
 }
 
-extern "C" void emu_syncthreads() { wait_at(B.block, &B.live); }
+// direct is set while a kernel without barriers runs its threads as plain
+// calls; a barrier then means the generator misjudged the kernel.
+static bool direct = false;
 
+static void no_barrier() {
+    fprintf(stderr, "cudaemu: kernel %s waits at a barrier but was run without fibers\n", B.k->name);
+    abort();
+}
+
+extern "C" void emu_syncthreads() {
+    if (direct) no_barrier();
+    wait_at(B.block, &B.live);
+}
+
+// emu_shfl_xor exchanges v across the warp with one barrier: each shuffle
+// writes the other of two buffers (a lane cannot write a buffer again
+// before every lane has passed the barrier after which it is read).
 extern "C" float emu_shfl_xor(float v, int mask) {
+    if (direct) no_barrier();
     fiber& f = B.fibers[B.cur];
-    B.shfl[f.warp][f.lane] = v;
+    const int buf = f.shfl_phase;
+    f.shfl_phase ^= 1;
+    B.shfl[buf][f.warp][f.lane] = v;
     wait_at(B.warps[f.warp], &B.warp_live[f.warp]);
     const int src = f.lane ^ mask;
-    const float r = src < B.warp_size[f.warp] ? B.shfl[f.warp][src] : v;
-    wait_at(B.warps[f.warp], &B.warp_live[f.warp]);
-    return r;
+    return src < B.warp_size[f.warp] ? B.shfl[buf][f.warp][src] : v;
 }
 
 static char* stacks() {
@@ -201,6 +218,19 @@ static char* stacks() {
 // run_block runs one block of the launch in B to the end; false on a
 // deadlock (some threads wait at a barrier the others never reach).
 static bool run_block(int n) {
+    if (!B.k->fibers) {
+        // No barriers: each thread runs to its end in turn.
+        direct = true;
+        const int bx = emu_block_dim.x, by = emu_block_dim.y;
+        B.cur = 0;
+        for (int i = 0; i < n; i++) {
+            B.fibers[0].tid = emu_dim3{(unsigned)(i % bx), (unsigned)((i / bx) % by), (unsigned)(i / (bx * by))};
+            B.k->run(B.args);
+        }
+        direct = false;
+        B.cur = -1;
+        return true;
+    }
     char* st = stacks();
     B.n = n;
     B.live = n;
@@ -217,6 +247,7 @@ static bool run_block(int n) {
         f.tid = emu_dim3{(unsigned)(i % bx), (unsigned)((i / bx) % by), (unsigned)(i / (bx * by))};
         f.lane = i & 31;
         f.warp = i >> 5;
+        f.shfl_phase = 0;
         f.done = false;
         f.stack = st + (size_t)i * stackBytes;
 #if defined(__x86_64__)
@@ -657,7 +688,10 @@ static float load(const void* p, int type, long long i) {
 }
 
 // gemm: column-major C = alpha·op(A)·op(B) + beta·C over batch matrices,
-// accumulated in double; with beta = 0, C is not read (it may hold NaN).
+// accumulated in fp32 as the GPU does (op(A)'s rows and op(B)'s columns
+// are first unpacked to contiguous floats, so each element is one dot
+// product with eight partial sums); with beta = 0, C is not read (it may
+// hold NaN).
 static int gemm(void* h, int ta, int tb, int m, int n, int k, const float* alpha, const void* A, int at, int lda,
                 long long sa, const void* Bm, int bt, int ldb, long long sb, const float* beta, void* C, int ct, int ldc,
                 long long sc, int batch) {
@@ -669,20 +703,31 @@ static int gemm(void* h, int ta, int tb, int m, int n, int k, const float* alpha
         return CUBLAS_INVALID_VALUE;
     const float al = *alpha, be = *beta;
     CUresult r = enqueue(((blas_handle*)h)->stream, "gemm", [=]() -> CUresult {
+        std::vector<float> ap((size_t)m * k), bp((size_t)n * k);
         for (int b = 0; b < batch; b++) {
             const long long oa = b * sa, ob = b * sb, oc = b * sc;
-            float* c = (float*)C + oc;
+            for (int i = 0; i < m; i++)
+                for (int p = 0; p < k; p++)
+                    ap[(size_t)i * k + p] = load(A, at, oa + (ta == OP_N ? i + (long long)p * lda : p + (long long)i * lda));
             for (int j = 0; j < n; j++)
+                for (int p = 0; p < k; p++)
+                    bp[(size_t)j * k + p] = load(Bm, bt, ob + (tb == OP_N ? p + (long long)j * ldb : j + (long long)p * ldb));
+            float* c = (float*)C + oc;
+            for (int j = 0; j < n; j++) {
+                const float* bj = &bp[(size_t)j * k];
                 for (int i = 0; i < m; i++) {
-                    double s = 0;
-                    for (int p = 0; p < k; p++) {
-                        const float a = load(A, at, oa + (ta == OP_N ? i + (long long)p * lda : p + (long long)i * lda));
-                        const float bv = load(Bm, bt, ob + (tb == OP_N ? p + (long long)j * ldb : j + (long long)p * ldb));
-                        s += (double)a * bv;
-                    }
+                    const float* ai = &ap[(size_t)i * k];
+                    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                    int p = 0;
+                    for (; p + 8 <= k; p += 8)
+                        for (int q = 0; q < 8; q++) acc[q] += ai[p + q] * bj[p + q];
+                    float s = 0;
+                    for (; p < k; p++) s += ai[p] * bj[p];
+                    s += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
                     float& out = c[i + (long long)j * ldc];
-                    out = be == 0 ? (float)(al * s) : (float)(al * s + (double)be * out);
+                    out = be == 0 ? al * s : al * s + be * out;
                 }
+            }
         }
         return OK;
     });

@@ -75,5 +75,6 @@ struct emu_kernel {
     void* (*capture)(void** params);
     void (*run)(void* args);
     void (*release)(void* args);
+    int fibers;  // the kernel may wait at a barrier: its threads need fibers
 };
 extern "C" void emu_register(const emu_kernel* k);
