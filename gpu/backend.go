@@ -98,6 +98,8 @@ type Backend struct {
 	pixels   [2]pixelBuf // double-buffered prefetched images (PrefetchPixels)
 	pixNext  int         // the pixel buffer the next prefetch fills
 	pixHits  int         // UploadPatches that used a prefetch
+	ndTable  devicePtr   // AdamWStep's no-decay spans on the device
+	ndSpans  [][2]int    // and the spans it holds
 	scratch  map[string]scratchBuf
 	buffers  map[*deviceBuffer]struct{}
 	shadows  shadowSet  // bf16 copies of activations (shadow.go)

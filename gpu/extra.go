@@ -3,6 +3,7 @@ package gpu
 import (
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/clipstream/clipstream/trainer/ops"
@@ -40,6 +41,11 @@ func (b *Backend) AdamWStep(params, grads, m, v ops.Tensor, h AdamW) {
 	a.check(h.Step >= 1, "step %d, want ≥ 1", h.Step)
 	p := a.out("params", params, -1)
 	g, mp, vp := a.in("grads", grads, n), a.out("m", m, n), a.out("v", v, n)
+	a.check(len(h.NoDecay) <= maxNoDecaySpans, "%d no-decay spans, at most %d", len(h.NoDecay), maxNoDecaySpans)
+	for i, r := range h.NoDecay {
+		a.check(r[0] >= 0 && r[0] < r[1] && r[1] <= n && (i == 0 || h.NoDecay[i-1][1] <= r[0]),
+			"no-decay span %d [%d,%d) not sorted, disjoint and within the %d parameters", i, r[0], r[1], n)
+	}
 	if !a.ok() {
 		return
 	}
@@ -54,12 +60,48 @@ func (b *Backend) AdamWStep(params, grads, m, v ops.Tensor, h AdamW) {
 	if gs == 0 {
 		gs = 1
 	}
+	nd := slices.Clone(h.NoDecay)
 	b.run(a, func() error {
 		if n == 0 {
 			return nil
 		}
-		return b.launch("adamw", elementwise(int64(n)), p, mp, vp, g, p16, int64(n), h.LR, h.Beta1, h.Beta2, h.Eps, h.WeightDecay, bc1, bc2, gs)
+		table, err := b.noDecayTable(nd)
+		if err != nil {
+			return err
+		}
+		dims := b.reduceDims(int64(n))
+		dims.shmem = uint32(16 * len(nd))
+		return b.launch("adamw", dims, p, mp, vp, g, p16, int64(n), h.LR, h.Beta1, h.Beta2, h.Eps, h.WeightDecay, bc1, bc2, gs, table, len(nd))
 	})
+}
+
+// maxNoDecaySpans bounds AdamWStep's span table, which each block keeps in
+// shared memory (16 bytes a span, within the 48 KiB a launch may use).
+const maxNoDecaySpans = 3000
+
+// noDecayTable returns the device copy of the no-decay spans as int64
+// pairs, uploading them only when they differ from the last step's. Runs
+// on the owner.
+func (b *Backend) noDecayTable(nd [][2]int) (devicePtr, error) {
+	if len(nd) == 0 {
+		return 0, nil
+	}
+	if b.ndTable != 0 && slices.Equal(nd, b.ndSpans) {
+		return b.ndTable, nil
+	}
+	p, err := b.scratchPtr("adamw_nodecay", int64(16*len(nd)))
+	if err != nil {
+		return 0, err
+	}
+	raw := make([]int64, 0, 2*len(nd))
+	for _, r := range nd {
+		raw = append(raw, int64(r[0]), int64(r[1]))
+	}
+	if err := b.upload(p, unsafe.Slice((*byte)(unsafe.Pointer(&raw[0])), 8*len(raw))); err != nil {
+		return 0, err
+	}
+	b.ndTable, b.ndSpans = p, nd
+	return p, nil
 }
 
 // EnableBF16Copy gives buf a bf16 copy of its values, which BF16-mode

@@ -452,6 +452,12 @@ func TestOpArgumentChecks(t *testing.T) {
 		{"adamw step", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
 			b.AdamWStep(mk(4), mk(4), mk(4), mk(4), AdamW{Step: 0})
 		}},
+		{"adamw no-decay spans overlap", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
+			b.AdamWStep(mk(9), mk(9), mk(9), mk(9), AdamW{Step: 1, NoDecay: [][2]int{{0, 4}, {3, 6}}})
+		}},
+		{"adamw no-decay span past the end", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
+			b.AdamWStep(mk(9), mk(9), mk(9), mk(9), AdamW{Step: 1, NoDecay: [][2]int{{8, 10}}})
+		}},
 		{"upload length", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
 			b.Upload(mk(4), make([]float32, 5))
 		}},

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -44,11 +45,21 @@ type launchSite struct {
 // refuses such a launch at run time, with checkParams).
 func TestLaunchSitesMatchKernels(t *testing.T) {
 	lib := testNVRTC(t)
-	if _, err := exec.LookPath("go"); err != nil {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("the launch-site check needs the go command to type-check the package source")
 		}
 		t.Skip("no go command to type-check the package source (a GPU machine running a test binary built elsewhere)")
+	}
+	if build.Default.GOROOT == "" {
+		// A binary built with -trimpath does not know its GOROOT; the
+		// source importer needs it for the standard library.
+		out, err := exec.Command(goCmd, "env", "GOROOT").Output()
+		if err != nil {
+			t.Fatalf("go env GOROOT: %v", err)
+		}
+		build.Default.GOROOT = strings.TrimSpace(string(out))
 	}
 	c, err := newCompiler(lib, t.TempDir())
 	if err != nil {

@@ -396,13 +396,16 @@ func TestGPUExtras(t *testing.T) {
 		return v
 	}
 
-	// AdamW, two steps, over a view in the middle of the buffer
+	// AdamW, two steps, over a view in the middle of the buffer, with
+	// weight decay off in three spans (the first and last elements of the
+	// view among them)
 	p0, g0 := randVals(r, n), randVals(r, n)
 	m0, v0 := randVals(r, n), randVals(r, n)
 	for i := range v0 {
 		v0[i] = v0[i] * v0[i]
 	}
-	h := AdamW{LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.2, GradScale: 0.5}
+	h := AdamW{LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.2, GradScale: 0.5,
+		NoDecay: [][2]int{{0, 5}, {17, 40}, {n - 13, n - 10}}}
 	P, G, M, Vt := alloc(p0), alloc(g0), alloc(m0), alloc(v0)
 	if err := be.EnableBF16Copy(P.Buf); err != nil {
 		t.Fatal(err)
@@ -415,7 +418,11 @@ func TestGPUExtras(t *testing.T) {
 		bc1, bc2 := 1-math.Pow(0.9, float64(step)), 1-math.Pow(0.98, float64(step))
 		for i := 3; i < n-7; i++ {
 			g := float64(g0[i]) * 0.5
-			w := float64(wp[i]) * (1 - 1e-3*0.2)
+			wd := 0.2
+			if !h.Decays(i - 3) {
+				wd = 0
+			}
+			w := float64(wp[i]) * (1 - 1e-3*wd)
 			mi := 0.9*float64(wm[i]) + 0.1*g
 			vi := 0.98*float64(wv[i]) + 0.02*g*g
 			w -= 1e-3 / bc1 * mi / (math.Sqrt(vi)/math.Sqrt(bc2) + 1e-6)

@@ -37,7 +37,11 @@ func (ownStep) AdamWStep(params, grads, m, v ops.Tensor, h ops.AdamWArgs) {
 	}
 	for i := range p {
 		gi := g[i] * gs
-		w := p[i] * (1 - h.LR*h.WeightDecay)
+		wd := h.WeightDecay
+		if !h.Decays(i) {
+			wd = 0
+		}
+		w := p[i] * (1 - h.LR*wd)
 		mi := h.Beta1*mm[i] + (1-h.Beta1)*gi
 		vi := h.Beta2*vv[i] + (1-h.Beta2)*gi*gi
 		w -= (h.LR / bc1) * mi / (float32(math.Sqrt(float64(vi)))/sbc2 + h.Eps)

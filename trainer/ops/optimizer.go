@@ -6,6 +6,25 @@ type AdamWArgs struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float32
 	Step                               int     // 1 for the first step
 	GradScale                          float32 // multiplies the gradients first (accumulation, clipping); 0 means 1
+	// NoDecay lists the [lo, hi) element ranges of params (sorted,
+	// disjoint, within it) where WeightDecay is not applied: biases,
+	// LayerNorm parameters, embeddings, the logit scale. One step then
+	// covers the whole parameter buffer in one pass.
+	NoDecay [][2]int
+}
+
+// Decays reports whether the element at offset i gets weight decay.
+func (h *AdamWArgs) Decays(i int) bool {
+	lo, hi := 0, len(h.NoDecay)
+	for lo < hi { // the first range ending after i
+		mid := (lo + hi) / 2
+		if h.NoDecay[mid][1] <= i {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return !(lo < len(h.NoDecay) && h.NoDecay[lo][0] <= i)
 }
 
 // Optimizer is what a backend offers when it can update parameters where
