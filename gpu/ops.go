@@ -365,7 +365,8 @@ func (b *Backend) attnGemm(g rowMajorGemm) error {
 }
 
 // AttentionBackward implements ops.Backend. datt and dpreatt are scratch,
-// overwritten (0 on masked keys), as on the CPU. In BF16 mode q, k, v, dy
+// overwritten with the CPU's values (dpreatt scaled by 1/√hs and 0 on
+// masked keys; datt = dy·vᵀ everywhere). In BF16 mode q, k, v, dy
 // and dpreatt go to the GEMMs as bf16 written by the kernels that make
 // them, and att as its shadow from the forward.
 func (b *Backend) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, att ops.Tensor, B, T, C, NH int, causal bool) {

@@ -13,7 +13,11 @@ import "math"
 // Work is split over (batch, head) pairs; each pair is two single-threaded
 // GEMMs on strided views of qkv and out (Q·Kᵀ into preatt, att·V into out)
 // around a row softmax, so the products run in the SGEMM micro-kernel.
-func attentionForward[T Float](out, preatt, att, qkv []T, B, T_, C, NH int, causal bool, workers int) {
+//
+// With bf16 (ops.CPU.BF16GEMM; qkv already rounded by the caller) the
+// softmax is rounded to bf16 for the att·V product, as on the GPU; att
+// itself stays float32.
+func attentionForward[T Float](out, preatt, att, qkv []T, B, T_, C, NH int, causal, bf16 bool, workers int) {
 	hs := C / NH
 	scale := T(1 / math.Sqrt(float64(hs)))
 	C3, TT := 3*C, T_*T_
@@ -30,7 +34,11 @@ func attentionForward[T Float](out, preatt, att, qkv []T, B, T_, C, NH int, caus
 				}
 				softmaxRow(a[t*T_:][:T_], pre[t*T_:][:T_], n, scale)
 			}
-			gemm(false, false, T_, hs, T_, a, T_, qkv[base+2*C:], C3, out[b*T_*C+h*hs:], C, false, 1)
+			av := a
+			if bf16 {
+				av = roundedBF16(a)
+			}
+			gemm(false, false, T_, hs, T_, av, T_, qkv[base+2*C:], C3, out[b*T_*C+h*hs:], C, false, 1)
 		}
 	})
 }
@@ -93,7 +101,10 @@ func softmaxRow32(a, pre []float32, n int, scale float32) {
 //
 // As in the forward, each (batch, head) pair is four single-threaded GEMMs
 // on strided views around the row-wise softmax backward.
-func attentionBackward[T Float](dqkv, dpreatt, datt, dout, qkv, att []T, B, T_, C, NH int, causal bool, workers int) {
+//
+// With bf16 (dout and qkv already rounded by the caller) att is rounded
+// for attᵀ·dout and dpreatt for the dq and dk products, as on the GPU.
+func attentionBackward[T Float](dqkv, dpreatt, datt, dout, qkv, att []T, B, T_, C, NH int, causal, bf16 bool, workers int) {
 	hs := C / NH
 	scale := T(1 / math.Sqrt(float64(hs)))
 	C3, TT := 3*C, T_*T_
@@ -104,7 +115,11 @@ func attentionBackward[T Float](dqkv, dpreatt, datt, dout, qkv, att []T, B, T_, 
 			a, da, dpre := att[bh*TT:][:TT], datt[bh*TT:][:TT], dpreatt[bh*TT:][:TT]
 			do := dout[b*T_*C+h*hs:]
 			gemm(false, true, T_, T_, hs, do, C, qkv[base+2*C:], C3, da, T_, false, 1)
-			gemm(true, false, T_, hs, T_, a, T_, do, C, dqkv[base+2*C:], C3, true, 1)
+			av := a
+			if bf16 {
+				av = roundedBF16(a)
+			}
+			gemm(true, false, T_, hs, T_, av, T_, do, C, dqkv[base+2*C:], C3, true, 1)
 			for t := range T_ {
 				n := T_
 				if causal {
@@ -120,8 +135,12 @@ func attentionBackward[T Float](dqkv, dpreatt, datt, dout, qkv, att []T, B, T_, 
 				}
 				clear(dp[n:])
 			}
-			gemm(false, false, T_, hs, T_, dpre, T_, qkv[base+C:], C3, dqkv[base:], C3, true, 1)
-			gemm(true, false, T_, hs, T_, dpre, T_, qkv[base:], C3, dqkv[base+C:], C3, true, 1)
+			dp := dpre
+			if bf16 {
+				dp = roundedBF16(dpre)
+			}
+			gemm(false, false, T_, hs, T_, dp, T_, qkv[base+C:], C3, dqkv[base:], C3, true, 1)
+			gemm(true, false, T_, hs, T_, dp, T_, qkv[base:], C3, dqkv[base+C:], C3, true, 1)
 		}
 	})
 }

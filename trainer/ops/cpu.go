@@ -18,6 +18,14 @@ func (h *HostBuffer) Len() int { return len(h.Data) }
 // at a time, like a CUDA stream.
 type CPU struct {
 	Workers int
+	// BF16GEMM rounds every GEMM operand to bf16 (products and sums stay
+	// float32), where the CUDA backend's BF16 precision does: the
+	// matmuls, the projections and the attention's products (q, k, v, the
+	// softmax for att·v, the output gradient, and the scores' gradient
+	// for dq and dk). The contrastive loss stays float32, as there. It is
+	// the reference that precision is checked against; training uses
+	// float32.
+	BF16GEMM bool
 
 	mu  sync.Mutex
 	err error
@@ -133,8 +141,16 @@ func (c *CPU) MatmulForward(out, inp, weight, bias Tensor, N, C, OC int) {
 	a := c.args("MatmulForward")
 	o, x, w, b := a.need("out", out, N*OC), a.need("inp", inp, N*C), a.need("weight", weight, OC*C), a.opt("bias", bias, OC)
 	if a.ok() {
-		matmulForward(o, x, w, b, N, C, OC, c.Workers)
+		matmulForward(o, c.gemmOperand(x), c.gemmOperand(w), b, N, C, OC, c.Workers)
 	}
+}
+
+// gemmOperand returns x, or with BF16GEMM a copy rounded to bf16.
+func (c *CPU) gemmOperand(x []float32) []float32 {
+	if !c.BF16GEMM {
+		return x
+	}
+	return roundedBF16(x)
 }
 
 // MatmulBackward implements Backend.
@@ -143,7 +159,12 @@ func (c *CPU) MatmulBackward(dinp, dweight, dbias, dout, inp, weight Tensor, N, 
 	dx, dw, db := a.opt("dinp", dinp, N*C), a.need("dweight", dweight, OC*C), a.opt("dbias", dbias, OC)
 	dy, x, w := a.need("dout", dout, N*OC), a.need("inp", inp, N*C), a.need("weight", weight, OC*C)
 	if a.ok() {
-		matmulBackward(dx, dw, db, dy, x, w, N, C, OC, c.Workers)
+		if !c.BF16GEMM {
+			matmulBackward(dx, dw, db, dy, x, w, N, C, OC, c.Workers)
+			return
+		}
+		matmulBackward(dx, dw, nil, roundedBF16(dy), roundedBF16(x), roundedBF16(w), N, C, OC, c.Workers)
+		biasBackward(db, dy, N, OC, c.Workers) // from the float32 gradient
 	}
 }
 
@@ -152,7 +173,7 @@ func (c *CPU) ProjectForward(out, inp, weight Tensor, N, C, OC int) {
 	a := c.args("ProjectForward")
 	o, x, w := a.need("out", out, N*OC), a.need("inp", inp, N*C), a.need("weight", weight, C*OC)
 	if a.ok() {
-		projectForward(o, x, w, N, C, OC, c.Workers)
+		projectForward(o, c.gemmOperand(x), c.gemmOperand(w), N, C, OC, c.Workers)
 	}
 }
 
@@ -162,7 +183,7 @@ func (c *CPU) ProjectBackward(dinp, dweight, dout, inp, weight Tensor, N, C, OC 
 	dx, dw := a.opt("dinp", dinp, N*C), a.need("dweight", dweight, C*OC)
 	dy, x, w := a.need("dout", dout, N*OC), a.need("inp", inp, N*C), a.need("weight", weight, C*OC)
 	if a.ok() {
-		projectBackward(dx, dw, dy, x, w, N, C, OC, c.Workers)
+		projectBackward(dx, dw, c.gemmOperand(dy), c.gemmOperand(x), c.gemmOperand(w), N, C, OC, c.Workers)
 	}
 }
 
@@ -193,7 +214,7 @@ func (c *CPU) MatmulActivationForward(pre, out, inp, weight, bias Tensor, N, C, 
 	p, o := a.need("pre", pre, N*OC), a.need("out", out, N*OC)
 	x, w, b := a.need("inp", inp, N*C), a.need("weight", weight, OC*C), a.opt("bias", bias, OC)
 	if a.ok() {
-		matmulForward(p, x, w, b, N, C, OC, c.Workers)
+		matmulForward(p, c.gemmOperand(x), c.gemmOperand(w), b, N, C, OC, c.Workers)
 		activationForward(o, p, act, c.Workers)
 	}
 }
@@ -228,7 +249,7 @@ func (c *CPU) AttentionForward(out, preatt, att, qkv Tensor, B, T, C, NH int, ca
 	c.attentionArgs(a, B, T, C, NH)
 	o, p, at, q := a.need("out", out, B*T*C), a.need("preatt", preatt, B*NH*T*T), a.need("att", att, B*NH*T*T), a.need("qkv", qkv, B*T*3*C)
 	if a.ok() {
-		attentionForward(o, p, at, q, B, T, C, NH, causal, c.Workers)
+		attentionForward(o, p, at, c.gemmOperand(q), B, T, C, NH, causal, c.BF16GEMM, c.Workers)
 	}
 }
 
@@ -239,7 +260,7 @@ func (c *CPU) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, att Tensor, B, T
 	dq, dp, da := a.need("dqkv", dqkv, B*T*3*C), a.need("dpreatt", dpreatt, B*NH*T*T), a.need("datt", datt, B*NH*T*T)
 	dy, q, at := a.need("dout", dout, B*T*C), a.need("qkv", qkv, B*T*3*C), a.need("att", att, B*NH*T*T)
 	if a.ok() {
-		attentionBackward(dq, dp, da, dy, q, at, B, T, C, NH, causal, c.Workers)
+		attentionBackward(dq, dp, da, c.gemmOperand(dy), c.gemmOperand(q), at, B, T, C, NH, causal, c.BF16GEMM, c.Workers)
 	}
 }
 

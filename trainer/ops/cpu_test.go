@@ -48,7 +48,7 @@ func TestCPUMatchesFloat64(t *testing.T) {
 	const B, T, AC, NH = 3, 7, 16, 4
 	qkv := randSlice(rng, B*T*3*AC)
 	wantA := make([]float64, B*T*AC)
-	attentionForward(wantA, make([]float64, B*NH*T*T), make([]float64, B*NH*T*T), qkv, B, T, AC, NH, true, 1)
+	attentionForward(wantA, make([]float64, B*NH*T*T), make([]float64, B*NH*T*T), qkv, B, T, AC, NH, true, false, 1)
 	outA := hostTensor(t, c, make([]float64, B*T*AC))
 	scratch := func() Tensor { return hostTensor(t, c, make([]float64, B*NH*T*T)) }
 	c.AttentionForward(outA, scratch(), scratch(), hostTensor(t, c, qkv), B, T, AC, NH, true)
@@ -65,9 +65,9 @@ func TestCPUMatchesFloat64(t *testing.T) {
 		dout := randSlice(rng, B*T*AC)
 		dq0 := randSlice(rng, B*T*3*AC)
 		att := make([]float64, B*NH*T*T)
-		attentionForward(make([]float64, B*T*AC), make([]float64, len(att)), att, qkv, B, T, AC, NH, causal, 1)
+		attentionForward(make([]float64, B*T*AC), make([]float64, len(att)), att, qkv, B, T, AC, NH, causal, false, 1)
 		want := append([]float64(nil), dq0...)
-		attentionBackward(want, make([]float64, len(att)), make([]float64, len(att)), dout, qkv, att, B, T, AC, NH, causal, 1)
+		attentionBackward(want, make([]float64, len(att)), make([]float64, len(att)), dout, qkv, att, B, T, AC, NH, causal, false, 1)
 		scratch := func() Tensor { return hostTensor(t, c, make([]float64, B*NH*T*T)) }
 		at, q, dq := scratch(), hostTensor(t, c, qkv), hostTensor(t, c, dq0)
 		c.AttentionForward(hostTensor(t, c, make([]float64, B*T*AC)), scratch(), at, q, B, T, AC, NH, causal)
@@ -110,7 +110,7 @@ func TestCausalMask(t *testing.T) {
 	qkv := randSlice(rng, B*T*3*C)
 	out := make([]float64, B*T*C)
 	att := make([]float64, B*NH*T*T)
-	attentionForward(out, make([]float64, len(att)), att, qkv, B, T, C, NH, true, 1)
+	attentionForward(out, make([]float64, len(att)), att, qkv, B, T, C, NH, true, false, 1)
 	for i := range C {
 		if math.Abs(out[i]-qkv[2*C+i]) > 1e-12 {
 			t.Fatalf("out[0][%d] = %v, want v[0][%d] = %v", i, out[i], i, qkv[2*C+i])

@@ -182,13 +182,13 @@ func attentionCase(name string, B, T, C, NH int, causal bool) gradCase {
 		inputs: []int{B * T * 3 * C},
 		forward: func(x [][]float64) []float64 {
 			out := make([]float64, B*T*C)
-			attentionForward(out, att(), att(), x[0], B, T, C, NH, causal, 2)
+			attentionForward(out, att(), att(), x[0], B, T, C, NH, causal, false, 2)
 			return out
 		},
 		backward: func(x [][]float64, dout []float64, g [][]float64) {
 			a := att()
-			attentionForward(make([]float64, B*T*C), att(), a, x[0], B, T, C, NH, causal, 2)
-			attentionBackward(g[0], att(), att(), dout, x[0], a, B, T, C, NH, causal, 2)
+			attentionForward(make([]float64, B*T*C), att(), a, x[0], B, T, C, NH, causal, false, 2)
+			attentionBackward(g[0], att(), att(), dout, x[0], a, B, T, C, NH, causal, false, 2)
 		},
 	}
 }

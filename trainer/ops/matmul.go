@@ -23,6 +23,12 @@ func matmulBackward[T Float](dinp, dweight, dbias, dout, inp, weight []T, N, C, 
 		gemm(false, false, N, C, OC, dout, OC, weight, C, dinp, C, true, workers)
 	}
 	gemm(true, false, OC, C, N, dout, OC, inp, C, dweight, C, true, workers)
+	biasBackward(dbias, dout, N, OC, workers)
+}
+
+// biasBackward adds the column sums of dout [N,OC] into dbias (nothing
+// when dbias is empty).
+func biasBackward[T Float](dbias, dout []T, N, OC, workers int) {
 	if len(dbias) == 0 {
 		return
 	}
