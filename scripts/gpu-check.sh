@@ -169,9 +169,9 @@ do_run() {
 	say "ten steps of the small model: CPU vs CUDA" | tee -a "$log"
 	local cs="$DIR/clipstream"
 	local traj=(bench --model small --batch 32 --warmup 0 --steps 10 --seed 1 --lr 1e-3 --json)
-	timeout 180 "$cs" "${traj[@]}" --device cpu >"$out/traj-cpu.txt" 2>>"$log" || true
+	timeout -k 10 180 "$cs" "${traj[@]}" --device cpu >"$out/traj-cpu.txt" 2>>"$log" || true
 	for prec in fp32 bf16; do
-		timeout 120 "$cs" "${traj[@]}" --device cuda --precision "$prec" >"$out/traj-cuda-$prec.txt" 2>>"$log" || true
+		timeout -k 10 120 "$cs" "${traj[@]}" --device cuda --precision "$prec" >"$out/traj-cuda-$prec.txt" 2>>"$log" || true
 		cat "$out/traj-cuda-$prec.txt" >>"$log"
 		local verdict
 		verdict=$(python3 - "$out/traj-cpu.txt" "$out/traj-cuda-$prec.txt" <<'PY'
@@ -198,7 +198,7 @@ PY
 			local sw
 			for sw in "CLIPSTREAM_GPU_SYNC=1 CLIPSTREAM_GPU_NO_SHADOWS=1 CLIPSTREAM_GPU_NO_PREFETCH=1" CLIPSTREAM_GPU_SYNC=1 CLIPSTREAM_GPU_NO_SHADOWS=1 CLIPSTREAM_GPU_NO_PREFETCH=1; do
 				# shellcheck disable=SC2086
-				env $sw timeout 120 "$cs" "${traj[@]}" --device cuda --precision "$prec" >"$out/traj-cuda-$prec-bisect.txt" 2>>"$log" || true
+				env $sw timeout -k 10 120 "$cs" "${traj[@]}" --device cuda --precision "$prec" >"$out/traj-cuda-$prec-bisect.txt" 2>>"$log" || true
 				verdict=$(python3 - "$out/traj-cpu.txt" "$out/traj-cuda-$prec-bisect.txt" <<'PY'
 import json, sys
 def losses(p):
@@ -222,13 +222,13 @@ PY
 	# ------------------------------------------------- ViT-B-32 benchmark
 	say "ViT-B-32 training steps: clipstream (bf16)" | tee -a "$log"
 	local vb=(bench --model ViT-B-32 --batch 256 --warmup 3 --steps 20 --peak-tflops "$PEAK_TFLOPS" --json)
-	timeout 240 "$cs" "${vb[@]}" --device cuda --precision bf16 >"$out/bench-clipstream.txt" 2>>"$log" || true
+	timeout -k 10 240 "$cs" "${vb[@]}" --device cuda --precision bf16 >"$out/bench-clipstream.txt" 2>>"$log" || true
 	tail -n 25 "$out/bench-clipstream.txt" >>"$log"
 
 	say "ViT-B-32 training steps: open_clip (PyTorch bf16 autocast)" | tee -a "$log"
 	if ls "$DIR"/whl/open_clip_torch-*.whl >/dev/null 2>&1; then
 		python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/gpucheck-site "$DIR"/whl/*.whl >>"$log" 2>&1 || true
-		PYTHONPATH=/tmp/gpucheck-site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 timeout 240 python3 bench/gpu/openclip_bench.py \
+		PYTHONPATH=/tmp/gpucheck-site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 timeout -k 10 240 python3 bench/gpu/openclip_bench.py \
 			--device cuda --precision bf16 --model ViT-B-32 --batch 256 --warmup 3 --steps 20 --peak-tflops "$PEAK_TFLOPS" \
 			>"$out/bench-openclip.txt" 2>>"$log" || true
 		tail -n 25 "$out/bench-openclip.txt" >>"$log"
