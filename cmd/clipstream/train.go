@@ -144,7 +144,7 @@ var (
 // addPrecisionFlag adds --precision, shared by train and bench.
 func addPrecisionFlag(fs *pflag.FlagSet, p *string) {
 	fs.Var(newEnumValue(p, "fp32", "bf16"), "precision",
-		"GEMM precision on cuda: fp32, or bf16 operands with fp32 accumulation and fp32 master weights (the CPU computes in fp32)")
+		"GEMM precision: fp32, or bf16 operands with fp32 accumulation and fp32 master weights (on cpu, a slower reference of cuda's bf16 numerics)")
 }
 
 // backend picks the compute backend for --device and --precision; close
@@ -175,10 +175,12 @@ func backend(device, precision string, log *slog.Logger) (be ops.Backend, close 
 			log.Info("device auto: using the CPU", "cuda", err)
 		}
 	}
+	cpu := ops.NewCPU()
 	if precision == "bf16" {
-		log.Warn("--precision bf16 applies to --device cuda; the CPU computes in fp32")
+		cpu.BF16GEMM = true
+		log.Info("--precision bf16 on the CPU: GEMM operands rounded to bf16 as on cuda, a reference for comparing with it (slower than fp32)")
 	}
-	return ops.NewCPU(), nop, nil
+	return cpu, nop, nil
 }
 
 func runTrain(ctx context.Context, o trainOptions, e *env) error {

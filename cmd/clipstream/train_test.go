@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/clipstream/clipstream/shardwriter"
 	"github.com/clipstream/clipstream/storage"
 	"github.com/clipstream/clipstream/trainer"
+	"github.com/clipstream/clipstream/trainer/ops"
 )
 
 // emojiDataset writes n fixture samples, spread over the corpus, (PNG, category metadata) as a
@@ -138,5 +141,29 @@ func TestParseSource(t *testing.T) {
 		if err != nil || got.URL != want.url || got.Weight != want.w {
 			t.Errorf("parseSource(%q) = %+v, %v", in, got, err)
 		}
+	}
+}
+
+// TestCPUPrecision: --precision on the CPU picks float32 or the bf16
+// reference (ops.CPU.BF16GEMM), which rounds the GEMM operands as cuda's
+// bf16 mode does.
+func TestCPUPrecision(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, c := range []struct {
+		precision string
+		bf16      bool
+	}{{"fp32", false}, {"bf16", true}} {
+		be, closeBackend, err := backend("cpu", c.precision, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cpu, ok := be.(*ops.CPU)
+		if !ok {
+			t.Fatalf("--device cpu --precision %s: backend %T", c.precision, be)
+		}
+		if cpu.BF16GEMM != c.bf16 {
+			t.Errorf("--precision %s: BF16GEMM %v, want %v", c.precision, cpu.BF16GEMM, c.bf16)
+		}
+		closeBackend()
 	}
 }
