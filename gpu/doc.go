@@ -79,8 +79,14 @@
 // device: only the images, the tokens, the loss, the squared gradient norm
 // and the logit scale cross the bus.
 //
-// The op checks (ops_test.go) compare every op with the CPU reference on a
-// GPU; they skip without one unless CLIPSTREAM_REQUIRE_GPU=1.
-// scripts/gpu-check.sh builds the test binary here and runs it on a GPU
-// machine without Go.
+// The op checks (ops_test.go) compare every op with the CPU reference (in
+// BF16 mode its bf16 reference, ops.CPU.BF16GEMM) on a GPU; they skip
+// without one unless CLIPSTREAM_REQUIRE_GPU=1. Without a GPU they still
+// run, with a tiny-model training trajectory, on a CUDA emulator the tests
+// build with g++ (testdata/cudaemu, TestEmulatedDevice): the driver API and
+// cuBLAS on the host, these kernels compiled for it, streams run lazily in
+// two adversarial orders. TestLaunchSitesMatchKernels checks every launch's
+// arguments against its kernel's PTX parameters, and Backend.launch checks
+// them again at run time. scripts/gpu-check.sh builds the test binary here
+// and runs it on a GPU machine without Go.
 package gpu
