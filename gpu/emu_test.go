@@ -17,7 +17,8 @@ import (
 // The CUDA emulator (testdata/cudaemu): the driver API and cuBLAS calls
 // this package makes, run on the host, with the package's own kernel
 // sources compiled by a host C++ compiler. The device tests (the op
-// checks, the extras, the shadows, the errors, a training trajectory) run against it in a child
+// checks, the extras, the shadows, the errors, a training trajectory, a
+// checkpoint and resume through trainer.Run) run against it in a child
 // process, so every kernel, launch, GEMM mapping and stream dependency is
 // exercised on a machine without a GPU. It proves the code's logic, not
 // the hardware's: the real device runs the same tests (gpu-check.sh).
@@ -25,7 +26,7 @@ import (
 const emuDir = "testdata/cudaemu"
 
 // emuDeviceTests are the tests the emulated device runs.
-const emuDeviceTests = "^(TestOpsAgainstCPU|TestGPUExtras|TestBF16Shadows|TestGPUErrors|TestDeviceTrajectory)$"
+const emuDeviceTests = "^(TestOpsAgainstCPU|TestGPUExtras|TestBF16Shadows|TestGPUErrors|TestDeviceTrajectory|TestDeviceResume)$"
 
 var (
 	kernelSig    = regexp.MustCompile(`extern "C" __global__ void (\w+)\(([^)]*)\)`)
@@ -272,7 +273,7 @@ func TestEmulatedDevice(t *testing.T) {
 				t.Fatalf("the device tests did not run on the emulator:\n%s", s)
 			}
 			for _, line := range strings.Split(s, "\n") {
-				if strings.HasPrefix(line, "trajectory") || strings.HasPrefix(line, "op checks: ") {
+				if strings.HasPrefix(line, "trajectory") || strings.HasPrefix(line, "resume") || strings.HasPrefix(line, "op checks: ") {
 					t.Log(line)
 				}
 			}
