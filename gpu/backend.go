@@ -128,9 +128,10 @@ type pixelBuf struct {
 	ptr         devicePtr
 	size        int64
 	ready, free cuEvent
-	freeSet     bool    // free has been recorded
-	src         uintptr // the prefetched slice's first byte (0: nothing pending)
-	n           int     // and its length
+	freeSet     bool     // free has been recorded
+	src         uintptr  // the prefetched slice's first byte (0: nothing pending)
+	n           int      // and its length
+	sample      [64]byte // and 64 of its bytes (pixelSample)
 }
 
 type scratchBuf struct {

@@ -314,7 +314,7 @@ func (b *Backend) PrefetchPixels(pix []uint8) {
 		if err := drv.eventRecord(px.ready, b.copy); err != nil {
 			return err
 		}
-		px.src, px.n = uintptr(unsafe.Pointer(unsafe.SliceData(pix))), len(pix)
+		px.src, px.n, px.sample = uintptr(unsafe.Pointer(unsafe.SliceData(pix))), len(pix), pixelSample(pix)
 		return nil
 	})
 }
@@ -329,15 +329,35 @@ func (b *Backend) pixelHits() int {
 }
 
 // prefetched returns the pixel buffer holding a pending prefetch of pix,
-// or nil. Runs on the owner.
+// or nil. The slice must be the prefetched one (first byte and length)
+// and still hold 64 of its bytes, spread over it, as they were: a prefetch
+// left pending (a run that stopped) whose memory a later batch reuses is
+// then uploaded afresh instead of read stale. Runs on the owner.
 func (b *Backend) prefetched(pix []uint8) *pixelBuf {
 	src := uintptr(unsafe.Pointer(unsafe.SliceData(pix)))
 	for i := range b.pixels {
-		if px := &b.pixels[i]; px.src != 0 && px.src == src && px.n == len(pix) {
-			return px
+		px := &b.pixels[i]
+		if px.src == 0 || px.src != src || px.n != len(pix) {
+			continue
 		}
+		if px.sample != pixelSample(pix) {
+			px.src = 0
+			return nil
+		}
+		return px
 	}
 	return nil
+}
+
+// pixelSample returns 64 bytes spread evenly over pix.
+func pixelSample(pix []uint8) (s [64]byte) {
+	if len(pix) == 0 {
+		return s
+	}
+	for i := range s {
+		s[i] = pix[i*len(pix)/len(s)]
+	}
+	return s
 }
 
 // roundTripBF16 sets dst to src cast to bf16 and back (a check of the

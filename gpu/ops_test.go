@@ -572,6 +572,18 @@ func TestGPUExtras(t *testing.T) {
 	if got := be.pixelHits() - hits; got != wantHits {
 		t.Errorf("%d of the five UploadPatches used a prefetched copy, want %d", got, wantHits)
 	}
+	// a slice whose bytes changed after its prefetch (memory a later batch
+	// reuses) is uploaded afresh
+	hits = be.pixelHits()
+	reused := batch()
+	be.PrefetchPixels(reused)
+	copy(reused, batch())
+	outR := alloc(poison)
+	be.UploadPatches(outR, reused, PB, PS, PP, mean, std)
+	record(t, "PrefetchPixels", "fp32", "reused slice", relErr(down(outR), wantPatches(reused)), 1e-6)
+	if got := be.pixelHits() - hits; got != 0 {
+		t.Errorf("a slice whose bytes changed after its prefetch used the prefetched copy")
+	}
 }
 
 // TestGPUErrors checks the device backend's sticky error: a bad shape is
