@@ -1,15 +1,14 @@
 package gpu
 
 import (
-	"context"
 	"io"
 	"math"
 	"testing"
 
 	"github.com/clipstream/clipstream/fixtures"
+	"github.com/clipstream/clipstream/internal/datasettest"
 	"github.com/clipstream/clipstream/loader"
 	"github.com/clipstream/clipstream/shardwriter"
-	"github.com/clipstream/clipstream/storage"
 	"github.com/clipstream/clipstream/trainer"
 )
 
@@ -70,22 +69,9 @@ func writeFixtureDataset(t *testing.T, url string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	store, err := storage.Open(ctx, url, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	w, err := shardwriter.New(ctx, store, shardwriter.Options{MaxSamples: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var samples []shardwriter.Sample
 	for _, it := range items[:n] {
-		if err := w.Write(ctx, shardwriter.Sample{Image: it.Image, ImageExt: "png", Caption: it.Caption}); err != nil {
-			t.Fatal(err)
-		}
+		samples = append(samples, shardwriter.Sample{Image: it.Image, ImageExt: "png", Caption: it.Caption})
 	}
-	if err := w.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	datasettest.Write(t, url, samples, 16)
 }

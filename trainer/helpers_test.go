@@ -1,7 +1,6 @@
 package trainer
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"sync"
@@ -10,9 +9,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/clipstream/clipstream/fixtures"
+	"github.com/clipstream/clipstream/internal/datasettest"
 	"github.com/clipstream/clipstream/internal/s3test"
 	"github.com/clipstream/clipstream/shardwriter"
-	"github.com/clipstream/clipstream/storage"
 )
 
 func TestMain(m *testing.M) {
@@ -54,29 +53,16 @@ func split(t testing.TB, heldEvery int) (train, held []fixtures.Item) {
 // metadata with category, vendor and id), perShard samples a shard.
 func writeDataset(t testing.TB, url string, items []fixtures.Item, perShard int, caption func(fixtures.Item) string) {
 	t.Helper()
-	ctx := context.Background()
-	store, err := storage.Open(ctx, url, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	w, err := shardwriter.New(ctx, store, shardwriter.Options{MaxSamples: perShard})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var samples []shardwriter.Sample
 	for i, it := range items {
 		meta, _ := json.Marshal(map[string]any{"category": it.Category, "vendor": it.Vendor, "id": it.ID, "i": i})
 		c := it.Caption
 		if caption != nil {
 			c = caption(it)
 		}
-		if err := w.Write(ctx, shardwriter.Sample{Image: it.Image, ImageExt: "png", Caption: c, Meta: meta}); err != nil {
-			t.Fatal(err)
-		}
+		samples = append(samples, shardwriter.Sample{Image: it.Image, ImageExt: "png", Caption: c, Meta: meta})
 	}
-	if err := w.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	datasettest.Write(t, url, samples, perShard)
 }
 
 // datasets caches the training and held-out fixture datasets per test

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -11,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/clipstream/clipstream/fixtures"
+	"github.com/clipstream/clipstream/internal/datasettest"
 	"github.com/clipstream/clipstream/shardwriter"
-	"github.com/clipstream/clipstream/storage"
 	"github.com/clipstream/clipstream/trainer"
 	"github.com/clipstream/clipstream/trainer/ops"
 )
@@ -25,27 +24,14 @@ func emojiDataset(t *testing.T, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	ctx := context.Background()
-	store, err := storage.Open(ctx, dir, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	w, err := shardwriter.New(ctx, store, shardwriter.Options{MaxSamples: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var samples []shardwriter.Sample
 	for i := range n { // spread over the corpus, so several categories appear
 		it := items[i*len(items)/n]
 		meta, _ := json.Marshal(map[string]string{"category": it.Category})
-		if err := w.Write(ctx, shardwriter.Sample{Image: it.Image, ImageExt: "png", Caption: it.Caption, Meta: meta}); err != nil {
-			t.Fatal(err)
-		}
+		samples = append(samples, shardwriter.Sample{Image: it.Image, ImageExt: "png", Caption: it.Caption, Meta: meta})
 	}
-	if err := w.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
+	datasettest.Write(t, dir, samples, 16)
 	return dir
 }
 
