@@ -4,8 +4,10 @@
 // on a machine without a GPU. It is built by the package's tests into one
 // shared library that is both libcuda.so.1 and libcublas.so.13.
 //
-// Memory: device memory is host memory (each allocation ends at a
-// PROT_NONE guard page, so a kernel writing past its buffer faults).
+// Memory: device memory is host memory. Each allocation ends at a
+// PROT_NONE guard page, so a kernel writing past its buffer faults, and
+// starts as NaN (all bits set, in fp32 and bf16), as does dynamic shared
+// memory, so a result that read memory nothing wrote shows.
 //
 // Streams: work is queued per stream and run only when the host has to see
 // it (a stream, event or context synchronisation, a free), and then in an
@@ -321,7 +323,7 @@ static void* guarded_alloc(size_t n) {
     mprotect((char*)base + body, page, PROT_NONE);
     // The buffer ends 16-byte aligned just before the guard page.
     uintptr_t p = ((uintptr_t)base + body - n) & ~(uintptr_t)15;
-    memset((void*)p, 0xAB, n);  // not zero: a kernel must not rely on fresh memory
+    memset((void*)p, 0xFF, n);  // NaN (fp32 and bf16): a kernel must not read memory nothing wrote
     allocs[p] = alloc_info{base, mapped};
     return (void*)p;
 }
@@ -619,7 +621,7 @@ CUresult cuLaunchKernel(void* f, unsigned int gx, unsigned int gy, unsigned int 
         emu_grid_dim = emu_dim3{gx, gy, gz};
         emu_block_dim = emu_dim3{bx, by, bz};
         B.dyn.assign(shmem ? shmem : 1, 0);
-        memset(B.dyn.data(), 0xAB, B.dyn.size());
+        memset(B.dyn.data(), 0xFF, B.dyn.size());
         B.k = k;
         B.args = args;
         CUresult r = OK;
