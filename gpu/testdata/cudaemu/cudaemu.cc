@@ -19,7 +19,8 @@
 //
 // Kernels: each block's threads are fibers on the calling thread, switched
 // at __syncthreads and warp shuffles (a hand-written switch on x86-64,
-// ucontext elsewhere).
+// ucontext elsewhere); a kernel without barriers runs its threads as plain
+// calls. copy-first also runs blocks and threads in reverse order.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -143,6 +144,18 @@ emu_switch:
 )");
 #endif
 
+// reversed: with CUDAEMU_ORDER=copy-first, blocks and the threads of a
+// block also run in reverse order, so a kernel whose result depends on the
+// order its threads run in (a race) differs between the two runs.
+static bool reversed() {
+    static int r = -1;
+    if (r < 0) {
+        const char* o = getenv("CUDAEMU_ORDER");
+        r = o && strcmp(o, "copy-first") == 0;
+    }
+    return r;
+}
+
 static void to_scheduler() {
     fiber& f = B.fibers[B.cur];
 #if defined(__x86_64__)
@@ -225,7 +238,8 @@ static bool run_block(int n) {
         direct = true;
         const int bx = emu_block_dim.x, by = emu_block_dim.y;
         B.cur = 0;
-        for (int i = 0; i < n; i++) {
+        for (int k = 0; k < n; k++) {
+            const int i = reversed() ? n - 1 - k : k;
             B.fibers[0].tid = emu_dim3{(unsigned)(i % bx), (unsigned)((i / bx) % by), (unsigned)(i / (bx * by))};
             B.k->run(B.args);
         }
@@ -270,7 +284,8 @@ static bool run_block(int n) {
     int stuck = 0;
     while (B.live > 0) {
         bool progress = false;
-        for (int i = 0; i < n; i++) {
+        for (int k = 0; k < n; k++) {
+            const int i = reversed() ? n - 1 - k : k;
             fiber& f = B.fibers[i];
             if (f.done) continue;
             const unsigned long g0 = B.block.gen, w0 = B.warps[f.warp].gen;
@@ -625,10 +640,11 @@ CUresult cuLaunchKernel(void* f, unsigned int gx, unsigned int gy, unsigned int 
         B.k = k;
         B.args = args;
         CUresult r = OK;
+        const bool rev = reversed();
         for (unsigned z = 0; z < gz && r == OK; z++)
             for (unsigned y = 0; y < gy && r == OK; y++)
                 for (unsigned x = 0; x < gx && r == OK; x++) {
-                    emu_block_idx = emu_dim3{x, y, z};
+                    emu_block_idx = rev ? emu_dim3{gx - 1 - x, gy - 1 - y, gz - 1 - z} : emu_dim3{x, y, z};
                     if (!run_block((int)threads)) {
                         fprintf(stderr, "cudaemu: %s: block (%u,%u,%u): threads wait at a barrier the others never reach\n",
                                 k->name, x, y, z);
