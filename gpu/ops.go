@@ -175,7 +175,11 @@ func (b *Backend) LayerNormBackward(dinp, dweight, dbias, dout, inp, weight, mea
 		if N == 0 {
 			return nil
 		}
-		return b.launch("layernorm_backward", layerNormBackwardDims(N, C, b.dev.SMs), dx, dw, db, dy, x, w, m, r, N, C)
+		// dinp is the residual gradient: the last op to write it before the
+		// GEMMs of the block below read it, so its shadow is written here.
+		return b.launchShadowed("layernorm_backward", layerNormBackwardDims(N, C, b.dev.SMs), dx, int64(N)*int64(C), func(dx16 devicePtr) []any {
+			return []any{dx, dx16, dw, db, dy, x, w, m, r, N, C}
+		})
 	})
 }
 
@@ -439,7 +443,9 @@ func (b *Backend) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, att ops.Tens
 				return err
 			}
 		}
-		return b.launch("attn_permute_backward", elementwise(l.n), dq, dqs, dks, dvs, B, T, NH, hs)
+		return b.launchShadowed("attn_permute_backward", elementwise(l.n), dq, 3*l.n, func(dq16 devicePtr) []any {
+			return []any{dq, dq16, dqs, dks, dvs, B, T, NH, hs}
+		})
 	})
 }
 

@@ -257,6 +257,16 @@ func TestBF16Shadows(t *testing.T) {
 			be.ActivationBackward(d, alloc(N*C, true), alloc(N*C, true), ops.GELU)
 			return d
 		}},
+		{"LayerNormBackward", func() ops.Tensor {
+			d := alloc(N*C, true) // accumulated into: the shadow is of the sum
+			be.LayerNormBackward(d, alloc(C, true), alloc(C, true), alloc(N*C, true), alloc(N*C, true), w, alloc(N, true), alloc(N, true), N, C)
+			return d
+		}},
+		{"AttentionBackward", func() ops.Tensor {
+			d := alloc(N*3*C, true) // dqkv, accumulated into
+			be.AttentionBackward(d, alloc(B*NH*T*T, false), alloc(B*NH*T*T, false), alloc(N*C, true), alloc(N*3*C, true), alloc(B*NH*T*T, true), B, T, C, NH, true)
+			return d
+		}},
 		{"AttentionForward", func() ops.Tensor {
 			o := alloc(N*C, false)
 			be.AttentionForward(o, alloc(B*NH*T*T, false), alloc(B*NH*T*T, false), alloc(N*3*C, true), B, T, C, NH, true)
@@ -307,12 +317,13 @@ func TestBF16Shadows(t *testing.T) {
 			// the same values makes the shadow stale.
 			weight := alloc(OC*C, true)
 			y1, y2 := alloc(N*OC, false), alloc(N*OC, false)
-			be.MatmulForward(y1, out, weight, ops.Tensor{}, N, C, OC)
+			gin := out.View(0, N*C) // the first N·C values (dqkv's are 3× that)
+			be.MatmulForward(y1, gin, weight, ops.Tensor{}, N, C, OC)
 			be.Upload(out, download(out))
 			if _, ok := shadowBits(out); ok {
 				t.Fatal("the shadow is still valid after an upload into its tensor")
 			}
-			be.MatmulForward(y2, out, weight, ops.Tensor{}, N, C, OC)
+			be.MatmulForward(y2, gin, weight, ops.Tensor{}, N, C, OC)
 			g1, g2 := download(y1), download(y2)
 			for i := range g1 {
 				if math.Float32bits(g1[i]) != math.Float32bits(g2[i]) {

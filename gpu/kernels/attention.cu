@@ -30,9 +30,11 @@ extern "C" __global__ void attn_permute(float* q, float* k, float* v, bf16_t* q1
     }
 }
 
-// attn_permute_backward adds per-head gradients back into dqkv.
-extern "C" __global__ void attn_permute_backward(float* dqkv, const float* dq, const float* dk, const float* dv,
-                                                 int B, int T, int NH, int hs) {
+// attn_permute_backward adds per-head gradients back into dqkv, and writes
+// the sums' bf16 shadow dqkv16 unless null (the in-projection's output
+// gradient for its backward GEMMs).
+extern "C" __global__ void attn_permute_backward(float* dqkv, bf16_t* dqkv16, const float* dq, const float* dk,
+                                                 const float* dv, int B, int T, int NH, int hs) {
     const int C = NH * hs;
     const long long n = (long long)B * NH * T * hs;
     GRID_STRIDE(i, n) {
@@ -41,9 +43,15 @@ extern "C" __global__ void attn_permute_backward(float* dqkv, const float* dq, c
         const int h = (i / ((long long)hs * T)) % NH;
         const long long b = i / ((long long)hs * T * NH);
         const long long dst = (b * T + t) * 3 * C + h * hs + d;
-        dqkv[dst] += dq[i];
-        dqkv[dst + C] += dk[i];
-        dqkv[dst + 2 * C] += dv[i];
+        const float gq = dqkv[dst] + dq[i], gk = dqkv[dst + C] + dk[i], gv = dqkv[dst + 2 * C] + dv[i];
+        dqkv[dst] = gq;
+        dqkv[dst + C] = gk;
+        dqkv[dst + 2 * C] = gv;
+        if (dqkv16) {
+            dqkv16[dst] = f32_to_bf16(gq);
+            dqkv16[dst + C] = f32_to_bf16(gk);
+            dqkv16[dst + 2 * C] = f32_to_bf16(gv);
+        }
     }
 }
 

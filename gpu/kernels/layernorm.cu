@@ -50,12 +50,14 @@ extern "C" __global__ void residual_layernorm_forward(float* res, float* out, bf
     layernorm_row(out + off, out16 ? out16 + off : 0, mean + row, rstd + row, res + off, weight, bias, C, lane);
 }
 
-// layernorm_backward adds dinp, dweight and dbias. Rows are grid-strided
+// layernorm_backward adds dinp (and writes the sum's bf16 shadow dinp16
+// unless null: the residual gradient, which the next GEMMs read as their
+// output gradient), dweight and dbias. Rows are grid-strided
 // over the warps; each block sums its dweight/dbias in shared memory
 // (2·C floats, dynamic) and adds them to global memory once.
-extern "C" __global__ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
-                                              const float* inp, const float* weight, const float* mean,
-                                              const float* rstd, int N, int C) {
+extern "C" __global__ void layernorm_backward(float* dinp, bf16_t* dinp16, float* dweight, float* dbias,
+                                              const float* dout, const float* inp, const float* weight,
+                                              const float* mean, const float* rstd, int N, int C) {
     extern __shared__ float acc[];  // [0,C) dweight, [C,2C) dbias
     for (int i = threadIdx.x; i < 2 * C; i += blockDim.x) acc[i] = 0.0f;
     __syncthreads();
@@ -80,7 +82,9 @@ extern "C" __global__ void layernorm_backward(float* dinp, float* dweight, float
             const float g = weight[i] * dy[i];
             atomicAdd(&acc[C + i], dy[i]);
             atomicAdd(&acc[i], n * dy[i]);
-            dx[i] += (g - gsum - n * gnsum) * r;
+            const float gx = dx[i] + (g - gsum - n * gnsum) * r;
+            dx[i] = gx;
+            if (dinp16) dinp16[row * C + i] = f32_to_bf16(gx);
         }
     }
     __syncthreads();
