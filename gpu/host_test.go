@@ -435,7 +435,7 @@ func TestOpArgumentChecks(t *testing.T) {
 			b.MatmulActivationForward(mk(5), mk(6), mk(6), mk(9), mk(3), 2, 3, 3, ops.GELU)
 		}},
 		{"fused residual layernorm rows", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
-			b.ResidualLayerNormForward(mk(6), mk(6), mk(1), mk(2), mk(6), mk(6), mk(3), mk(3), 2, 3)
+			b.ResidualLayerNormForward(mk(6), mk(6), mk(1), mk(2), mk(6), mk(6), ops.Tensor{}, mk(3), mk(3), 2, 3)
 		}},
 		{"contrastive loss size", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
 			b.ContrastiveForward(mk(2), mk(4), mk(4), mk(4), mk(6), mk(6), mk(1), 2, 3)

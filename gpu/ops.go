@@ -150,17 +150,17 @@ func (b *Backend) LayerNormForward(out, mean, rstd, inp, weight, bias ops.Tensor
 
 // ResidualLayerNormForward implements ops.Backend: one warp per row adds
 // the residual and normalises it, reading a and b once and res from cache.
-func (b *Backend) ResidualLayerNormForward(res, out, mean, rstd, x, y, weight, bias ops.Tensor, N, C int) {
+func (b *Backend) ResidualLayerNormForward(res, out, mean, rstd, x, y, yBias, weight, bias ops.Tensor, N, C int) {
 	a := b.args("ResidualLayerNormForward")
 	r, o, m, s := a.out("res", res, N*C), a.out("out", out, N*C), a.out("mean", mean, N), a.out("rstd", rstd, N)
-	p, q := a.in("a", x, N*C), a.in("b", y, N*C)
+	p, q, qb := a.in("a", x, N*C), a.in("b", y, N*C), a.optIn("bBias", yBias, C)
 	w, bs := a.in("weight", weight, C), a.in("bias", bias, C)
 	b.run(a, func() error {
 		if N == 0 {
 			return nil
 		}
 		return b.launchShadowed("residual_layernorm_forward", warpPerRow(int64(N)), o, int64(N)*int64(C), func(o16 devicePtr) []any {
-			return []any{r, o, o16, m, s, p, q, w, bs, N, C}
+			return []any{r, o, o16, m, s, p, q, qb, w, bs, N, C}
 		})
 	})
 }

@@ -319,7 +319,11 @@ func opCases() []opCase {
 			run: func(b ops.Backend, t map[string]ops.Tensor) { b.ResidualBackward(t["da"], t["db"], t["dout"]) }},
 		opCase{name: "ResidualLayerNormForward", tensors: []tspec{{"res", N * C, out, true}, {"out", N * C, out, true}, {"mean", N, out, true}, {"rstd", N, out, true}, {"a", N * C, in, false}, {"b", N * C, in, false}, {"weight", C, in, false}, {"bias", C, in, false}},
 			run: func(b ops.Backend, t map[string]ops.Tensor) {
-				b.ResidualLayerNormForward(t["res"], t["out"], t["mean"], t["rstd"], t["a"], t["b"], t["weight"], t["bias"], N, C)
+				b.ResidualLayerNormForward(t["res"], t["out"], t["mean"], t["rstd"], t["a"], t["b"], ops.Tensor{}, t["weight"], t["bias"], N, C)
+			}},
+		opCase{name: "ResidualLayerNormForward/b-bias", tensors: []tspec{{"res", N * C, out, true}, {"out", N * C, out, true}, {"mean", N, out, true}, {"rstd", N, out, true}, {"a", N * C, in, false}, {"b", N * C, in, false}, {"bBias", C, in, false}, {"weight", C, in, false}, {"bias", C, in, false}},
+			run: func(b ops.Backend, t map[string]ops.Tensor) {
+				b.ResidualLayerNormForward(t["res"], t["out"], t["mean"], t["rstd"], t["a"], t["b"], t["bBias"], t["weight"], t["bias"], N, C)
 			}},
 		opCase{name: "EmbeddingForward", tensors: []tspec{{"out", N * C, out, true}, {"table", V * C, in, false}},
 			run: func(b ops.Backend, t map[string]ops.Tensor) { b.EmbeddingForward(t["out"], t["table"], ids, N, C, V) }},

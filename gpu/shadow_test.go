@@ -244,7 +244,7 @@ func TestBF16Shadows(t *testing.T) {
 		}},
 		{"ResidualLayerNormForward", func() ops.Tensor {
 			o := alloc(N*C, false)
-			be.ResidualLayerNormForward(alloc(N*C, false), o, alloc(N, false), alloc(N, false), alloc(N*C, true), alloc(N*C, true), w, bias, N, C)
+			be.ResidualLayerNormForward(alloc(N*C, false), o, alloc(N, false), alloc(N, false), alloc(N*C, true), alloc(N*C, true), alloc(C, true), w, bias, N, C)
 			return o
 		}},
 		{"MatmulActivationForward", func() ops.Tensor {

@@ -36,17 +36,18 @@ extern "C" __global__ void layernorm_forward(float* out, bf16_t* out16, float* m
                   lane);
 }
 
-// residual_layernorm_forward: res = a + b, then out = LayerNorm(res), one
-// warp per row. Each lane reads back only the elements of res it wrote, so
-// the row needs no barrier, and res may alias a or b. out16 as in
-// layernorm_forward.
+// residual_layernorm_forward: res = a + (b + bbias), then out =
+// LayerNorm(res), one warp per row; bbias [C] (the bias of the matmul that
+// made b, so that it needs no pass of its own) may be null. Each lane
+// reads back only the elements of res it wrote, so the row needs no
+// barrier, and res may alias a or b. out16 as in layernorm_forward.
 extern "C" __global__ void residual_layernorm_forward(float* res, float* out, bf16_t* out16, float* mean, float* rstd,
-                                                      const float* a, const float* b, const float* weight,
-                                                      const float* bias, int N, int C) {
+                                                      const float* a, const float* b, const float* bbias,
+                                                      const float* weight, const float* bias, int N, int C) {
     WARP_ROW(row, lane);
     if (row >= N) return;
     const long long off = row * C;
-    for (int i = lane; i < C; i += 32) res[off + i] = a[off + i] + b[off + i];
+    for (int i = lane; i < C; i += 32) res[off + i] = a[off + i] + (bbias ? b[off + i] + bbias[i] : b[off + i]);
     layernorm_row(out + off, out16 ? out16 + off : 0, mean + row, rstd + row, res + off, weight, bias, C, lane);
 }
 

@@ -536,7 +536,7 @@ func (m *Model) visionForward() {
 	be.ResidualForward(a.patchTable.View(B*P*W, W), w.vCls, a.zeros.View(0, W))
 	be.EmbeddingForward(tw.tmp, a.patchTable, m.vRows, N, W, B*P+1)
 	be.EmbeddingForward(tw.rows, w.vPos, m.vPosIDs, N, W, T)
-	be.ResidualLayerNormForward(tw.x0, tw.lnPre, tw.lnPreMean, tw.lnPreRstd, tw.tmp, tw.rows, w.vLnPreW, w.vLnPreB, B*T, W)
+	be.ResidualLayerNormForward(tw.x0, tw.lnPre, tw.lnPreMean, tw.lnPreRstd, tw.tmp, tw.rows, ops.Tensor{}, w.vLnPreW, w.vLnPreB, B*T, W)
 	x := tw.lnPre
 	la, bw := &tw.layers[0], w.vBlocks[0]
 	be.LayerNormForward(la.ln1, la.ln1Mean, la.ln1Rstd, x, bw.ln1w, bw.ln1b, N, W)
@@ -558,7 +558,7 @@ func (m *Model) textForward() {
 	be.EmbeddingForward(a.tokEmb, w.tTok, m.ids, B*T, W, t.Vocab)
 	be.EmbeddingForward(tw.rows, w.tPos, m.tPosIDs, B*T, W, T)
 	la, bw := &tw.layers[0], w.tBlocks[0]
-	be.ResidualLayerNormForward(tw.x0, la.ln1, la.ln1Mean, la.ln1Rstd, a.tokEmb, tw.rows, bw.ln1w, bw.ln1b, B*T, W)
+	be.ResidualLayerNormForward(tw.x0, la.ln1, la.ln1Mean, la.ln1Rstd, a.tokEmb, tw.rows, ops.Tensor{}, bw.ln1w, bw.ln1b, B*T, W)
 	x := tw.x0
 	for l := range w.tBlocks {
 		m.blockForward(tw, l, x, w.tBlocks, true)
@@ -582,23 +582,26 @@ func (m *Model) headForward(tw *tower, proj ops.Tensor) {
 // residual add that made x. Likewise this block's closing residual add
 // computes the next block's ln_1 in the same pass, and the one inside the
 // block computes ln_2; the MLP's bias and activation follow its first GEMM
-// in one pass (ops' fused forwards).
+// in one pass, and the residual adds also add the bias of the GEMM before
+// them (ops' fused forwards).
 func (m *Model) blockForward(tw *tower, l int, x ops.Tensor, blocks []block, causal bool) {
 	be, la, bw := m.be, &tw.layers[l], blocks[l]
 	B, T, C, NH := tw.B, tw.T, tw.W, tw.NH
 	N, H := B*T, la.fch.Len/(B*T)
 	be.MatmulForward(la.qkv, la.ln1, bw.qkvw, bw.qkvb, N, C, 3*C)
 	be.AttentionForward(la.atty, tw.preatt, la.att, la.qkv, B, T, C, NH, causal)
-	be.MatmulForward(tw.tmp, la.atty, bw.attprojw, bw.attprojb, N, C, C)
-	be.ResidualLayerNormForward(la.res2, la.ln2, la.ln2Mean, la.ln2Rstd, x, tw.tmp, bw.ln2w, bw.ln2b, N, C)
+	// out_proj without its bias: the residual add takes it (no pass of its own)
+	be.MatmulForward(tw.tmp, la.atty, bw.attprojw, ops.Tensor{}, N, C, C)
+	be.ResidualLayerNormForward(la.res2, la.ln2, la.ln2Mean, la.ln2Rstd, x, tw.tmp, bw.attprojb, bw.ln2w, bw.ln2b, N, C)
 	be.MatmulActivationForward(la.fch, la.fchg, la.ln2, bw.fcw, bw.fcb, N, C, H, m.Cfg.Activation)
-	be.MatmulForward(tw.tmp, la.fchg, bw.fcprojw, bw.fcprojb, N, H, C)
 	if l+1 == len(blocks) {
+		be.MatmulForward(tw.tmp, la.fchg, bw.fcprojw, bw.fcprojb, N, H, C)
 		be.ResidualForward(la.res3, la.res2, tw.tmp)
 		return
 	}
+	be.MatmulForward(tw.tmp, la.fchg, bw.fcprojw, ops.Tensor{}, N, H, C)
 	next, nw := &tw.layers[l+1], blocks[l+1]
-	be.ResidualLayerNormForward(la.res3, next.ln1, next.ln1Mean, next.ln1Rstd, la.res2, tw.tmp, nw.ln1w, nw.ln1b, N, C)
+	be.ResidualLayerNormForward(la.res3, next.ln1, next.ln1Mean, next.ln1Rstd, la.res2, tw.tmp, bw.fcprojb, nw.ln1w, nw.ln1b, N, C)
 }
 
 // blockBackward adds the gradients of blockForward. On entry g.dres holds

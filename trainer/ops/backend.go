@@ -98,9 +98,11 @@ type Backend interface {
 	// ResidualLayerNormForward is ResidualForward(res, a, b) followed by
 	// LayerNormForward(out, mean, rstd, res, weight, bias, N, C), in one
 	// pass over each row where the backend can (a pre-LN block's residual
-	// add and the next LayerNorm). Results equal the two ops' (bit for bit
-	// on the CPU).
-	ResidualLayerNormForward(res, out, mean, rstd, a, b, weight, bias Tensor, N, C int)
+	// add and the next LayerNorm). bBias [C], unless empty, is added to
+	// each row of b first: the bias of the matmul that produced b, which
+	// then needs no pass of its own (res = a + (b + bBias)). Results equal
+	// the ops' composition (bit for bit on the CPU).
+	ResidualLayerNormForward(res, out, mean, rstd, a, b, bBias, weight, bias Tensor, N, C int)
 
 	// EmbeddingForward: out[N,C] = table[ids[n]] (table [V,C]).
 	EmbeddingForward(out, table Tensor, ids []int32, N, C, V int)

@@ -277,13 +277,13 @@ func (c *CPU) ResidualForward(out, x, y Tensor) {
 }
 
 // ResidualLayerNormForward implements Backend.
-func (c *CPU) ResidualLayerNormForward(res, out, mean, rstd, x, y, weight, bias Tensor, N, C int) {
+func (c *CPU) ResidualLayerNormForward(res, out, mean, rstd, x, y, yBias, weight, bias Tensor, N, C int) {
 	a := c.args("ResidualLayerNormForward")
 	r, o, m, s := a.need("res", res, N*C), a.need("out", out, N*C), a.need("mean", mean, N), a.need("rstd", rstd, N)
-	p, q := a.need("a", x, N*C), a.need("b", y, N*C)
+	p, q, qb := a.need("a", x, N*C), a.need("b", y, N*C), a.opt("bBias", yBias, C)
 	w, b := a.need("weight", weight, C), a.need("bias", bias, C)
 	if a.ok() {
-		residualLayerNormForward(r, o, m, s, p, q, w, b, N, C, c.Workers)
+		residualLayerNormForward(r, o, m, s, p, q, qb, w, b, N, C, c.Workers)
 	}
 }
 

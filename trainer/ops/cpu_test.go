@@ -151,7 +151,7 @@ func TestShapeErrors(t *testing.T) {
 			c.MatmulActivationForward(ten(5), ten(6), ten(6), ten(9), ten(3), 2, 3, 3, GELU)
 		}, ErrShape},
 		{"fused residual layernorm short b", func(c *CPU, ten func(int) Tensor) {
-			c.ResidualLayerNormForward(ten(6), ten(6), ten(2), ten(2), ten(6), ten(5), ten(3), ten(3), 2, 3)
+			c.ResidualLayerNormForward(ten(6), ten(6), ten(2), ten(2), ten(6), ten(5), Tensor{}, ten(3), ten(3), 2, 3)
 		}, ErrShape},
 		{"foreign buffer", func(c *CPU, ten func(int) Tensor) {
 			c.Zero(Tensor{Buf: fakeBuffer(3), Len: 3})

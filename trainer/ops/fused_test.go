@@ -56,32 +56,52 @@ func TestFusedOpsMatchComposition(t *testing.T) {
 			same("out", out, wantOut)
 		})
 	}
-	t.Run("ResidualLayerNormForward", func(t *testing.T) {
-		const N, C = 41, 200
-		a, b, w, bias := fresh(N*C), fresh(N*C), fresh(C), fresh(C)
-		aIn, bIn := copyOf(a), copyOf(b)
-		res, out, mean, rstd := poison(N*C), poison(N*C), poison(N), poison(N)
-		c.ResidualLayerNormForward(res, out, mean, rstd, a, b, w, bias, N, C)
-		wantRes, wantOut, wantMean, wantRstd := poison(N*C), poison(N*C), poison(N), poison(N)
-		c.ResidualForward(wantRes, a, b)
-		c.LayerNormForward(wantOut, wantMean, wantRstd, wantRes, w, bias, N, C)
-		if err := c.Err(); err != nil {
-			t.Fatal(err)
+	for _, withBias := range []bool{false, true} {
+		name := "ResidualLayerNormForward"
+		if withBias {
+			name += "/b-bias"
 		}
-		same("res", res, wantRes)
-		same("out", out, wantOut)
-		same("mean", mean, wantMean)
-		same("rstd", rstd, wantRstd)
-		same("a (an input)", a, aIn)
-		same("b (an input)", b, bIn)
-	})
+		t.Run(name, func(t *testing.T) {
+			const N, C = 41, 200
+			a, b, w, bias := fresh(N*C), fresh(N*C), fresh(C), fresh(C)
+			var bBias Tensor
+			if withBias {
+				bBias = fresh(C)
+			}
+			aIn, bIn := copyOf(a), copyOf(b)
+			res, out, mean, rstd := poison(N*C), poison(N*C), poison(N), poison(N)
+			c.ResidualLayerNormForward(res, out, mean, rstd, a, b, bBias, w, bias, N, C)
+			// the composition: the bias added to b (as MatmulForward adds its
+			// bias after the product), the residual, the LayerNorm
+			wantRes, wantOut, wantMean, wantRstd := poison(N*C), poison(N*C), poison(N), poison(N)
+			bb := copyOf(b)
+			if withBias {
+				bv, bias := download(c, b), download(c, bBias)
+				for i := range bv {
+					bv[i] += bias[i%C] // float32, as MatmulForward's bias pass
+				}
+				bb = hostTensor(t, c, toF64(bv))
+			}
+			c.ResidualForward(wantRes, a, bb)
+			c.LayerNormForward(wantOut, wantMean, wantRstd, wantRes, w, bias, N, C)
+			if err := c.Err(); err != nil {
+				t.Fatal(err)
+			}
+			same("res", res, wantRes)
+			same("out", out, wantOut)
+			same("mean", mean, wantMean)
+			same("rstd", rstd, wantRstd)
+			same("a (an input)", a, aIn)
+			same("b (an input)", b, bIn)
+		})
+	}
 	t.Run("ResidualLayerNormForward/in-place", func(t *testing.T) {
 		// res may be a: the model adds a branch into the residual stream.
 		const N, C = 9, 64
 		a, b, w, bias := fresh(N*C), fresh(N*C), fresh(C), fresh(C)
 		a2 := copyOf(a)
 		out, mean, rstd := poison(N*C), poison(N), poison(N)
-		c.ResidualLayerNormForward(a, out, mean, rstd, a, b, w, bias, N, C)
+		c.ResidualLayerNormForward(a, out, mean, rstd, a, b, Tensor{}, w, bias, N, C)
 		wantOut, wantMean, wantRstd := poison(N*C), poison(N), poison(N)
 		c.ResidualForward(a2, a2, b)
 		c.LayerNormForward(wantOut, wantMean, wantRstd, a2, w, bias, N, C)

@@ -18,11 +18,18 @@ func layerNormForward[T Float](out, mean, rstd, inp, weight, bias []T, N, C, wor
 // residualLayerNormForward sets res = a + b and out = LayerNorm(res) a row
 // at a time, so each row of res is normalised while it is still in cache.
 // The arithmetic is residualForward's and layerNormForward's.
-func residualLayerNormForward[T Float](res, out, mean, rstd, a, b, weight, bias []T, N, C, workers int) {
+func residualLayerNormForward[T Float](res, out, mean, rstd, a, b, bBias, weight, bias []T, N, C, workers int) {
 	parallelFor(N, workers, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			r := res[n*C : (n+1)*C]
-			residualForward(r, a[n*C:(n+1)*C], b[n*C:(n+1)*C])
+			if len(bBias) > 0 {
+				// as the unfused matmul then residual: (b + bBias) first
+				for i, v := range b[n*C : (n+1)*C] {
+					r[i] = a[n*C+i] + (v + bBias[i])
+				}
+			} else {
+				residualForward(r, a[n*C:(n+1)*C], b[n*C:(n+1)*C])
+			}
 			mean[n], rstd[n] = layerNormRow(out[n*C:(n+1)*C], r, weight, bias)
 		}
 	})
