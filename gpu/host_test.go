@@ -517,7 +517,7 @@ func TestOwnedOrder(t *testing.T) {
 	x := mk(64)
 	d := x.Buf.(*deviceBuffer)
 	mem := &fakeMem{}
-	sh, err := b.shadows.reserve(d.ptr, 64, mem.alloc, mem.free)
+	sh, err := b.shadows.reserve(d.ptr, 64, mem.alloc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,38 +59,22 @@ func (s *shadowSet) lookup(p devicePtr, n int64) (devicePtr, bool) {
 }
 
 // reserve returns the shadow of exactly the n floats at p, allocating
-// 2n bytes for it the first time. Shadows that overlap the range without
-// being it (a layout that changed, say a new batch size) are dropped
-// first, their memory given to free. The shadow comes back invalid: the
-// caller marks it valid once the kernel writing it is enqueued.
-func (s *shadowSet) reserve(p devicePtr, n int64, alloc func(bytes int64) (devicePtr, error), free func(devicePtr) error) (*shadow, error) {
+// 2n bytes for it the first time. Shadows of overlapping ranges (another
+// view of the same memory: the two towers' gradients in shared scratch, a
+// new batch size) are kept beside it; a write into the memory invalidates
+// all of them, so each is read only while it matches. The shadow comes
+// back invalid: the caller marks it valid once the kernel writing it is
+// enqueued.
+func (s *shadowSet) reserve(p devicePtr, n int64, alloc func(bytes int64) (devicePtr, error)) (*shadow, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("gpu: shadow of %d values", n)
 	}
 	hi := p + devicePtr(4*n)
-	keep := s.list[:0]
-	var found *shadow
-	var errs []error
 	for _, sh := range s.list {
-		switch {
-		case sh.lo == p && sh.hi == hi:
-			found = sh
-			keep = append(keep, sh)
-		case sh.lo < hi && p < sh.hi:
-			s.bytes -= int64(sh.hi-sh.lo) / 2
-			errs = append(errs, free(sh.p16))
-		default:
-			keep = append(keep, sh)
+		if sh.lo == p && sh.hi == hi {
+			sh.valid = false
+			return sh, nil
 		}
-	}
-	clear(s.list[len(keep):])
-	s.list = keep
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	if found != nil {
-		found.valid = false
-		return found, nil
 	}
 	p16, err := alloc(2 * n)
 	if err != nil {
@@ -120,17 +104,13 @@ func (s *shadowSet) drop(lo, hi devicePtr, free func(devicePtr) error) error {
 	return errors.Join(errs...)
 }
 
-// fits reports whether a shadow of the n floats at p can be added
-// without replacing another (a different view of the same memory) or
-// going over budget bytes, unless one of exactly that range exists.
+// fits reports whether a shadow of the n floats at p exists or can be
+// added within budget bytes.
 func (s *shadowSet) fits(p devicePtr, n int64, budget int64) bool {
 	hi := p + devicePtr(4*n)
 	for _, sh := range s.list {
 		if sh.lo == p && sh.hi == hi {
 			return true
-		}
-		if sh.lo < hi && p < sh.hi {
-			return false
 		}
 	}
 	return s.bytes+2*n <= budget
@@ -140,25 +120,14 @@ func (s *shadowSet) fits(p devicePtr, n int64, budget int64) bool {
 // device's.
 func (b *Backend) shadowBudget() int64 { return int64(b.dev.TotalMem / 4) }
 
-// shadowMem is how shadows get and give back device memory. Runs on the
-// owner.
-func (b *Backend) shadowMem() (alloc func(int64) (devicePtr, error), free func(devicePtr) error) {
-	drv := b.dev.drv
-	alloc = func(bytes int64) (devicePtr, error) {
-		q, err := drv.memAlloc(uint64(bytes))
-		if err != nil {
-			return 0, fmt.Errorf("gpu: bf16 shadow of %d bytes: %w", bytes, err)
-		}
-		return q, nil
+// shadowAlloc is how shadows get device memory (they give it back when
+// their buffer is freed, through shadowSet.drop). Runs on the owner.
+func (b *Backend) shadowAlloc(bytes int64) (devicePtr, error) {
+	q, err := b.dev.drv.memAlloc(uint64(bytes))
+	if err != nil {
+		return 0, fmt.Errorf("gpu: bf16 shadow of %d bytes: %w", bytes, err)
 	}
-	free = func(q devicePtr) error {
-		// In-flight work may still read the old copy.
-		if err := drv.ctxSynchronize(); err != nil {
-			return err
-		}
-		return drv.memFree(q)
-	}
-	return alloc, free
+	return q, nil
 }
 
 // shadowOut reserves the bf16 shadow of an op's output (p, n floats) when
@@ -170,8 +139,7 @@ func (b *Backend) shadowOut(p devicePtr, n int64) (p16 devicePtr, done func(), e
 	if b.opts.Precision != BF16 || b.opts.NoShadows || n == 0 || p == 0 || !b.shadows.fits(p, n, b.shadowBudget()) {
 		return 0, func() {}, nil
 	}
-	alloc, free := b.shadowMem()
-	sh, err := b.shadows.reserve(p, n, alloc, free)
+	sh, err := b.shadows.reserve(p, n, b.shadowAlloc)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -212,8 +180,7 @@ func (b *Backend) castShadow(p devicePtr, n int64) (p16 devicePtr, ok bool, err 
 	if !b.shadows.fits(p, n, b.shadowBudget()) {
 		return 0, false, nil
 	}
-	alloc, free := b.shadowMem()
-	sh, err := b.shadows.reserve(p, n, alloc, free)
+	sh, err := b.shadows.reserve(p, n, b.shadowAlloc)
 	if err != nil {
 		return 0, false, err
 	}

@@ -65,11 +65,18 @@ func TestShadowSet(t *testing.T) {
 			{do: "reserve", lo: base, n: 100},
 			{do: "lookup", lo: base, n: 100, want: false},
 		}, 1, 0},
-		{"an overlapping new layout replaces the old shadow", []step{
+		{"overlapping layouts live side by side, and a write stales both", []step{
+			// the two towers' gradients in shared scratch: other lengths, same memory
 			{do: "reserve", lo: base, n: 100}, {do: "valid", lo: base, n: 100},
 			{do: "reserve", lo: base + 200, n: 100},
+			{do: "lookup", lo: base, n: 10, want: true},
+			{do: "lookup", lo: base + 200, n: 100, want: false},
+			{do: "valid", lo: base + 200, n: 100},
+			{do: "lookup", lo: base + 200, n: 100, want: true},
+			{do: "invalidate", lo: base + 300, n: 1},
 			{do: "lookup", lo: base, n: 10, want: false},
-		}, 1, 1},
+			{do: "lookup", lo: base + 200, n: 100, want: false},
+		}, 2, 0},
 		{"disjoint shadows live side by side", []step{
 			{do: "reserve", lo: base, n: 100}, {do: "valid", lo: base, n: 100},
 			{do: "reserve", lo: base + 400, n: 50}, {do: "valid", lo: base + 400, n: 50},
@@ -91,7 +98,7 @@ func TestShadowSet(t *testing.T) {
 				hi := st.lo + devicePtr(4*st.n)
 				switch st.do {
 				case "reserve":
-					sh, err := s.reserve(st.lo, st.n, mem.alloc, mem.free)
+					sh, err := s.reserve(st.lo, st.n, mem.alloc)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -128,13 +135,13 @@ func TestShadowSet(t *testing.T) {
 			}
 		})
 	}
-	t.Run("fits: budget, other views, same range", func(t *testing.T) {
+	t.Run("fits: budget, same range", func(t *testing.T) {
 		var s shadowSet
 		mem := &fakeMem{}
 		if !s.fits(base, 100, 200) || s.fits(base, 101, 200) {
 			t.Fatal("an empty set's budget is not 2 bytes per value")
 		}
-		if _, err := s.reserve(base, 100, mem.alloc, mem.free); err != nil {
+		if _, err := s.reserve(base, 100, mem.alloc); err != nil {
 			t.Fatal(err)
 		}
 		if s.bytes != 200 {
@@ -143,8 +150,8 @@ func TestShadowSet(t *testing.T) {
 		if !s.fits(base, 100, 200) {
 			t.Fatal("the existing range does not fit again")
 		}
-		if s.fits(base+4, 10, 1<<20) {
-			t.Fatal("a view overlapping another shadow fits")
+		if !s.fits(base+4, 10, 1<<20) {
+			t.Fatal("a view overlapping another shadow does not fit within budget")
 		}
 		if s.fits(base+400, 1, 200) || !s.fits(base+400, 1, 202) {
 			t.Fatal("the budget does not count the shadow held")
@@ -156,7 +163,7 @@ func TestShadowSet(t *testing.T) {
 	t.Run("a failed free is reported", func(t *testing.T) {
 		var s shadowSet
 		mem := &fakeMem{}
-		if _, err := s.reserve(base, 10, mem.alloc, mem.free); err != nil {
+		if _, err := s.reserve(base, 10, mem.alloc); err != nil {
 			t.Fatal(err)
 		}
 		boom := errors.New("boom")
