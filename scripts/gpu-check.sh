@@ -72,6 +72,7 @@ PEAK_TFLOPS=${PEAK_TFLOPS:-790}
 build_cmds=(
 	"go test -c -trimpath -ldflags=-s\\ -w -o $DIR/gpu.test ./gpu"
 	"go build -trimpath -ldflags=-s\\ -w -o $DIR/clipstream ./cmd/clipstream"
+	"gzip -f -6 $DIR/gpu.test $DIR/clipstream   (unpacked on the GPU machine outside \$OUT)"
 )
 
 do_build() {
@@ -306,7 +307,8 @@ do_dry() {
 	grep -o 'name: "[^"]*"' gpu/ops_test.go | sed 's/name: //; s/"//g; s/[/]$//' | paste -sd' ' | fold -s -w 90 | sed 's/^/   /'
 	echo "   (each in fp32 and bf16; Activation for GELU and QuickGELU, Attention causal and full)"
 	echo "   TestGPUExtras: AdamWStep (+bf16 copy), bf16 casts, SumSquares, NormalizeImages, UploadPatches, PrefetchPixels (copy stream); TestGPUErrors;
-   TestBF16Shadows: each producer's bf16 shadow bit-exact, GEMMs on shadows = on fresh casts, writes make them stale"
+   TestBF16Shadows: each producer's bf16 shadow bit-exact, GEMMs on shadows = on fresh casts, writes make them stale
+   TestDeviceTrajectory: 4 tiny-model steps against the CPU (bf16: its bf16 reference); TestDeviceResume: a checkpoint and resume through trainer.Run"
 	if [ -d "$DIR" ]; then
 		echo "$DIR now: $(ls "$DIR" | tr '\n' ' ')($(du -sk "$DIR" | cut -f1) KiB)"
 	else
