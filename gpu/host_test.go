@@ -419,7 +419,7 @@ func TestOpArgumentChecks(t *testing.T) {
 			b.Zero(mk(10).View(-1, 2))
 		}},
 		{"heads", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
-			b.AttentionForward(mk(2*3*10), mk(2*3*3*3), mk(2*3*3*3), mk(2*3*30), 2, 3, 10, 3, true)
+			b.AttentionForward(mk(2*3*10), mk(2*3*3*3), mk(2*3*3*3), mk(2*3*30), ops.Tensor{}, 2, 3, 10, 3, true)
 		}},
 		{"embedding id", ops.ErrShape, func(b *Backend, mk func(int) ops.Tensor) {
 			b.EmbeddingForward(mk(8), mk(12), []int32{0, 3}, 2, 4, 3)

@@ -283,10 +283,11 @@ func (l attnLayout) batched(transA, transB bool, M, N, K int, a devicePtr, lda i
 // att; y = att·v (GEMM); out = y unpermuted. In BF16 mode the permute and
 // the softmax write the GEMMs' bf16 operands directly (no fp32 q, k, v at
 // all), and att's bf16 copy stays as its shadow for the backward.
-func (b *Backend) AttentionForward(out, preatt, att, qkv ops.Tensor, B, T, C, NH int, causal bool) {
+func (b *Backend) AttentionForward(out, preatt, att, qkv, qkvBias ops.Tensor, B, T, C, NH int, causal bool) {
 	a := b.args("AttentionForward")
 	a.check(NH > 0 && C%NH == 0, "C=%d not a multiple of NH=%d", C, NH)
 	o, p, at, q := a.out("out", out, B*T*C), a.out("preatt", preatt, B*NH*T*T), a.out("att", att, B*NH*T*T), a.in("qkv", qkv, B*T*3*C)
+	qb := a.optIn("qkvBias", qkvBias, 3*C)
 	b.run(a, func() error {
 		l := newAttnLayout(B, T, C, NH)
 		if l.n == 0 {
@@ -296,7 +297,7 @@ func (b *Backend) AttentionForward(out, preatt, att, qkv ops.Tensor, B, T, C, NH
 		if err != nil {
 			return err
 		}
-		qk, err := b.attnOperands(l, "attn_qkv", q)
+		qk, err := b.attnOperands(l, "attn_qkv", q, qb)
 		if err != nil {
 			return err
 		}
@@ -338,21 +339,21 @@ type attnQKV struct{ q, k, v devicePtr }
 
 // attnOperands permutes qkv into per-head q, k, v in scratch name: fp32
 // in FP32 mode, bf16 (the GEMMs' operands, half the bytes) in BF16 mode.
-func (b *Backend) attnOperands(l attnLayout, name string, qkv devicePtr) (attnQKV, error) {
+func (b *Backend) attnOperands(l attnLayout, name string, qkv, bias devicePtr) (attnQKV, error) {
 	if b.opts.Precision == BF16 {
 		base, err := b.scratchPtr(name+"16", 3*2*l.n)
 		if err != nil {
 			return attnQKV{}, err
 		}
 		r := attnQKV{base, base + devicePtr(2*l.n), base + devicePtr(4*l.n)}
-		return r, b.launch("attn_permute", elementwise(l.n), devicePtr(0), devicePtr(0), devicePtr(0), r.q, r.k, r.v, qkv, l.B, l.T, l.NH, l.hs)
+		return r, b.launch("attn_permute", elementwise(l.n), devicePtr(0), devicePtr(0), devicePtr(0), r.q, r.k, r.v, qkv, bias, l.B, l.T, l.NH, l.hs)
 	}
 	base, err := b.scratchPtr(name, 3*4*l.n)
 	if err != nil {
 		return attnQKV{}, err
 	}
 	r := attnQKV{base, base + devicePtr(4*l.n), base + devicePtr(8*l.n)}
-	return r, b.launch("attn_permute", elementwise(l.n), r.q, r.k, r.v, devicePtr(0), devicePtr(0), devicePtr(0), qkv, l.B, l.T, l.NH, l.hs)
+	return r, b.launch("attn_permute", elementwise(l.n), r.q, r.k, r.v, devicePtr(0), devicePtr(0), devicePtr(0), qkv, bias, l.B, l.T, l.NH, l.hs)
 }
 
 // attnGemm runs one of the attention's batched GEMMs, whose operands are
@@ -373,11 +374,12 @@ func (b *Backend) attnGemm(g rowMajorGemm) error {
 // masked keys; datt = dy·vᵀ everywhere). In BF16 mode q, k, v, dy
 // and dpreatt go to the GEMMs as bf16 written by the kernels that make
 // them, and att as its shadow from the forward.
-func (b *Backend) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, att ops.Tensor, B, T, C, NH int, causal bool) {
+func (b *Backend) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, qkvBias, att ops.Tensor, B, T, C, NH int, causal bool) {
 	a := b.args("AttentionBackward")
 	a.check(NH > 0 && C%NH == 0, "C=%d not a multiple of NH=%d", C, NH)
 	dq, dp, da := a.out("dqkv", dqkv, B*T*3*C), a.out("dpreatt", dpreatt, B*NH*T*T), a.out("datt", datt, B*NH*T*T)
 	dy, q, at := a.in("dout", dout, B*T*C), a.in("qkv", qkv, B*T*3*C), a.in("att", att, B*NH*T*T)
+	qb := a.optIn("qkvBias", qkvBias, 3*C)
 	b.run(a, func() error {
 		l := newAttnLayout(B, T, C, NH)
 		if l.n == 0 {
@@ -396,7 +398,7 @@ func (b *Backend) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, att ops.Tens
 		if err != nil {
 			return err
 		}
-		qk, err := b.attnOperands(l, "attn_qkv", q)
+		qk, err := b.attnOperands(l, "attn_qkv", q, qb)
 		if err != nil {
 			return err
 		}

@@ -222,6 +222,14 @@ func runCase(t *testing.T, be *Backend, c opCase) {
 	}
 }
 
+// qkvBias is the attention cases' in-projection bias: with it when with.
+func qkvBias(t map[string]ops.Tensor, with bool) ops.Tensor {
+	if with {
+		return t["qkvb"]
+	}
+	return ops.Tensor{}
+}
+
 func opCases() []opCase {
 	const N, C, OC = 300, 96, 160
 	const B, T, AC, NH = 3, 77, 64, 4
@@ -301,14 +309,15 @@ func opCases() []opCase {
 		}
 		att := B * NH * T * T
 		cases = append(cases,
-			opCase{name: "AttentionForward" + suffix, tensors: []tspec{{"out", B * T * AC, out, true}, {"preatt", att, out, true}, {"att", att, out, true}, {"qkv", B * T * 3 * AC, in, false}},
+			// the causal cases add the in-projection's bias, the full ones do not
+			opCase{name: "AttentionForward" + suffix, tensors: []tspec{{"out", B * T * AC, out, true}, {"preatt", att, out, true}, {"att", att, out, true}, {"qkv", B * T * 3 * AC, in, false}, {"qkvb", 3 * AC, in, false}},
 				run: func(b ops.Backend, t map[string]ops.Tensor) {
-					b.AttentionForward(t["out"], t["preatt"], t["att"], t["qkv"], B, T, AC, NH, causal)
+					b.AttentionForward(t["out"], t["preatt"], t["att"], t["qkv"], qkvBias(t, causal), B, T, AC, NH, causal)
 				}},
-			opCase{name: "AttentionBackward" + suffix, tensors: []tspec{{"dqkv", B * T * 3 * AC, acc, true}, {"dpreatt", att, out, true}, {"datt", att, out, true}, {"dout", B * T * AC, in, false}, {"qkv", B * T * 3 * AC, in, false}, {"out", B * T * AC, out, false}, {"preatt", att, out, false}, {"att", att, out, false}},
+			opCase{name: "AttentionBackward" + suffix, tensors: []tspec{{"dqkv", B * T * 3 * AC, acc, true}, {"dpreatt", att, out, true}, {"datt", att, out, true}, {"dout", B * T * AC, in, false}, {"qkv", B * T * 3 * AC, in, false}, {"qkvb", 3 * AC, in, false}, {"out", B * T * AC, out, false}, {"preatt", att, out, false}, {"att", att, out, false}},
 				run: func(b ops.Backend, t map[string]ops.Tensor) {
-					b.AttentionForward(t["out"], t["preatt"], t["att"], t["qkv"], B, T, AC, NH, causal)
-					b.AttentionBackward(t["dqkv"], t["dpreatt"], t["datt"], t["dout"], t["qkv"], t["att"], B, T, AC, NH, causal)
+					b.AttentionForward(t["out"], t["preatt"], t["att"], t["qkv"], qkvBias(t, causal), B, T, AC, NH, causal)
+					b.AttentionBackward(t["dqkv"], t["dpreatt"], t["datt"], t["dout"], t["qkv"], qkvBias(t, causal), t["att"], B, T, AC, NH, causal)
 				}},
 		)
 	}

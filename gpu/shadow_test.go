@@ -271,12 +271,12 @@ func TestBF16Shadows(t *testing.T) {
 		}},
 		{"AttentionBackward", func() ops.Tensor {
 			d := alloc(N*3*C, true) // dqkv, accumulated into
-			be.AttentionBackward(d, alloc(B*NH*T*T, false), alloc(B*NH*T*T, false), alloc(N*C, true), alloc(N*3*C, true), alloc(B*NH*T*T, true), B, T, C, NH, true)
+			be.AttentionBackward(d, alloc(B*NH*T*T, false), alloc(B*NH*T*T, false), alloc(N*C, true), alloc(N*3*C, true), alloc(3*C, true), alloc(B*NH*T*T, true), B, T, C, NH, true)
 			return d
 		}},
 		{"AttentionForward", func() ops.Tensor {
 			o := alloc(N*C, false)
-			be.AttentionForward(o, alloc(B*NH*T*T, false), alloc(B*NH*T*T, false), alloc(N*3*C, true), B, T, C, NH, true)
+			be.AttentionForward(o, alloc(B*NH*T*T, false), alloc(B*NH*T*T, false), alloc(N*3*C, true), alloc(3*C, true), B, T, C, NH, true)
 			return o
 		}},
 	}

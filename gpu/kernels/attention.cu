@@ -5,9 +5,10 @@
 // alpha), softmax with the causal mask, GEMM with v, unpermute.
 
 // attn_permute writes q, k, v in fp32 unless q is null, and in bf16 (the
-// BF16 GEMMs' operands) unless q16 is null.
+// BF16 GEMMs' operands) unless q16 is null, adding the in-projection's
+// bias [3C] first unless bias is null.
 extern "C" __global__ void attn_permute(float* q, float* k, float* v, bf16_t* q16, bf16_t* k16, bf16_t* v16,
-                                        const float* qkv, int B, int T, int NH, int hs) {
+                                        const float* qkv, const float* bias, int B, int T, int NH, int hs) {
     const int C = NH * hs;
     const long long n = (long long)B * NH * T * hs;
     GRID_STRIDE(i, n) {
@@ -16,7 +17,13 @@ extern "C" __global__ void attn_permute(float* q, float* k, float* v, bf16_t* q1
         const int h = (i / ((long long)hs * T)) % NH;
         const long long b = i / ((long long)hs * T * NH);
         const long long src = (b * T + t) * 3 * C + h * hs + d;
-        const float x = qkv[src], y = qkv[src + C], z = qkv[src + 2 * C];
+        float x = qkv[src], y = qkv[src + C], z = qkv[src + 2 * C];
+        if (bias) {
+            const int c = h * hs + d;
+            x += bias[c];
+            y += bias[c + C];
+            z += bias[c + 2 * C];
+        }
         if (q) {
             q[i] = x;
             k[i] = y;

@@ -582,14 +582,15 @@ func (m *Model) headForward(tw *tower, proj ops.Tensor) {
 // residual add that made x. Likewise this block's closing residual add
 // computes the next block's ln_1 in the same pass, and the one inside the
 // block computes ln_2; the MLP's bias and activation follow its first GEMM
-// in one pass, and the residual adds also add the bias of the GEMM before
-// them (ops' fused forwards).
+// in one pass, the residual adds also add the bias of the GEMM before them,
+// and the attention adds the in-projection's (ops' fused forwards).
 func (m *Model) blockForward(tw *tower, l int, x ops.Tensor, blocks []block, causal bool) {
 	be, la, bw := m.be, &tw.layers[l], blocks[l]
 	B, T, C, NH := tw.B, tw.T, tw.W, tw.NH
 	N, H := B*T, la.fch.Len/(B*T)
-	be.MatmulForward(la.qkv, la.ln1, bw.qkvw, bw.qkvb, N, C, 3*C)
-	be.AttentionForward(la.atty, tw.preatt, la.att, la.qkv, B, T, C, NH, causal)
+	// in_proj without its bias: the attention adds it as it splits the heads
+	be.MatmulForward(la.qkv, la.ln1, bw.qkvw, ops.Tensor{}, N, C, 3*C)
+	be.AttentionForward(la.atty, tw.preatt, la.att, la.qkv, bw.qkvb, B, T, C, NH, causal)
 	// out_proj without its bias: the residual add takes it (no pass of its own)
 	be.MatmulForward(tw.tmp, la.atty, bw.attprojw, ops.Tensor{}, N, C, C)
 	be.ResidualLayerNormForward(la.res2, la.ln2, la.ln2Mean, la.ln2Rstd, x, tw.tmp, bw.attprojb, bw.ln2w, bw.ln2b, N, C)
@@ -619,7 +620,7 @@ func (m *Model) blockBackward(tw *tower, g *towerGrads, l int, x ops.Tensor, bw,
 	be.LayerNormBackward(g.dres, gw.ln2w, gw.ln2b, g.dln2, la.res2, bw.ln2w, la.ln2Mean, la.ln2Rstd, N, C)
 	// attention branch: res2 = x + out_proj(attn(in_proj(ln_1(x))))
 	be.MatmulBackward(g.datty, gw.attprojw, gw.attprojb, g.dres, la.atty, bw.attprojw, N, C, C)
-	be.AttentionBackward(g.dqkv, g.dpreatt, g.datt, g.datty, la.qkv, la.att, B, T, C, NH, causal)
+	be.AttentionBackward(g.dqkv, g.dpreatt, g.datt, g.datty, la.qkv, bw.qkvb, la.att, B, T, C, NH, causal)
 	be.MatmulBackward(g.dln1, gw.qkvw, gw.qkvb, g.dqkv, la.ln1, bw.qkvw, N, C, 3*C)
 	be.LayerNormBackward(g.dres, gw.ln1w, gw.ln1b, g.dln1, x, bw.ln1w, la.ln1Mean, la.ln1Rstd, N, C)
 }

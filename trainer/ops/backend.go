@@ -89,8 +89,11 @@ type Backend interface {
 	// AttentionForward: qkv[B,T,3C] (q, k, v each [B,T,C], heads of C/NH
 	// channels) to out[B,T,C], saving the scores and softmax in
 	// preatt/att[B,NH,T,T]. causal masks key positions after the query's.
-	AttentionForward(out, preatt, att, qkv Tensor, B, T, C, NH int, causal bool)
-	AttentionBackward(dqkv, dpreatt, datt, dout, qkv, att Tensor, B, T, C, NH int, causal bool)
+	// qkvBias [3C], unless empty, is added to each row of qkv first: the
+	// in-projection's bias, which then needs no pass of its own (qkv stays
+	// as the GEMM left it, and the backward adds the bias again).
+	AttentionForward(out, preatt, att, qkv, qkvBias Tensor, B, T, C, NH int, causal bool)
+	AttentionBackward(dqkv, dpreatt, datt, dout, qkv, qkvBias, att Tensor, B, T, C, NH int, causal bool)
 
 	// ResidualForward: out = a + b.
 	ResidualForward(out, a, b Tensor)

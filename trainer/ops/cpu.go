@@ -244,23 +244,38 @@ func (c *CPU) attentionArgs(a *args, B, T, C, NH int) {
 }
 
 // AttentionForward implements Backend.
-func (c *CPU) AttentionForward(out, preatt, att, qkv Tensor, B, T, C, NH int, causal bool) {
+func (c *CPU) AttentionForward(out, preatt, att, qkv, qkvBias Tensor, B, T, C, NH int, causal bool) {
 	a := c.args("AttentionForward")
 	c.attentionArgs(a, B, T, C, NH)
 	o, p, at, q := a.need("out", out, B*T*C), a.need("preatt", preatt, B*NH*T*T), a.need("att", att, B*NH*T*T), a.need("qkv", qkv, B*T*3*C)
+	qb := a.opt("qkvBias", qkvBias, 3*C)
 	if a.ok() {
-		attentionForward(o, p, at, c.gemmOperand(q), B, T, C, NH, causal, c.BF16GEMM, c.Workers)
+		attentionForward(o, p, at, c.gemmOperand(withRowBias(q, qb)), B, T, C, NH, causal, c.BF16GEMM, c.Workers)
 	}
 }
 
+// withRowBias returns x [N, len(bias)], or a copy with bias added to each
+// row (float32 adds, as MatmulForward's bias pass) when bias is not empty.
+func withRowBias(x, bias []float32) []float32 {
+	if len(bias) == 0 {
+		return x
+	}
+	r := make([]float32, len(x))
+	for i, v := range x {
+		r[i] = v + bias[i%len(bias)]
+	}
+	return r
+}
+
 // AttentionBackward implements Backend.
-func (c *CPU) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, att Tensor, B, T, C, NH int, causal bool) {
+func (c *CPU) AttentionBackward(dqkv, dpreatt, datt, dout, qkv, qkvBias, att Tensor, B, T, C, NH int, causal bool) {
 	a := c.args("AttentionBackward")
 	c.attentionArgs(a, B, T, C, NH)
 	dq, dp, da := a.need("dqkv", dqkv, B*T*3*C), a.need("dpreatt", dpreatt, B*NH*T*T), a.need("datt", datt, B*NH*T*T)
 	dy, q, at := a.need("dout", dout, B*T*C), a.need("qkv", qkv, B*T*3*C), a.need("att", att, B*NH*T*T)
+	qb := a.opt("qkvBias", qkvBias, 3*C)
 	if a.ok() {
-		attentionBackward(dq, dp, da, c.gemmOperand(dy), c.gemmOperand(q), at, B, T, C, NH, causal, c.BF16GEMM, c.Workers)
+		attentionBackward(dq, dp, da, c.gemmOperand(dy), c.gemmOperand(withRowBias(q, qb)), at, B, T, C, NH, causal, c.BF16GEMM, c.Workers)
 	}
 }
 

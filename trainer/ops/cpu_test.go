@@ -51,7 +51,7 @@ func TestCPUMatchesFloat64(t *testing.T) {
 	attentionForward(wantA, make([]float64, B*NH*T*T), make([]float64, B*NH*T*T), qkv, B, T, AC, NH, true, false, 1)
 	outA := hostTensor(t, c, make([]float64, B*T*AC))
 	scratch := func() Tensor { return hostTensor(t, c, make([]float64, B*NH*T*T)) }
-	c.AttentionForward(outA, scratch(), scratch(), hostTensor(t, c, qkv), B, T, AC, NH, true)
+	c.AttentionForward(outA, scratch(), scratch(), hostTensor(t, c, qkv), Tensor{}, B, T, AC, NH, true)
 	if err := c.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +70,8 @@ func TestCPUMatchesFloat64(t *testing.T) {
 		attentionBackward(want, make([]float64, len(att)), make([]float64, len(att)), dout, qkv, att, B, T, AC, NH, causal, false, 1)
 		scratch := func() Tensor { return hostTensor(t, c, make([]float64, B*NH*T*T)) }
 		at, q, dq := scratch(), hostTensor(t, c, qkv), hostTensor(t, c, dq0)
-		c.AttentionForward(hostTensor(t, c, make([]float64, B*T*AC)), scratch(), at, q, B, T, AC, NH, causal)
-		c.AttentionBackward(dq, scratch(), scratch(), hostTensor(t, c, dout), q, at, B, T, AC, NH, causal)
+		c.AttentionForward(hostTensor(t, c, make([]float64, B*T*AC)), scratch(), at, q, Tensor{}, B, T, AC, NH, causal)
+		c.AttentionBackward(dq, scratch(), scratch(), hostTensor(t, c, dout), q, Tensor{}, at, B, T, AC, NH, causal)
 		if err := c.Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestShapeErrors(t *testing.T) {
 			c.EmbeddingForward(ten(2), ten(6), []int32{3}, 1, 2, 3)
 		}, ErrShape},
 		{"heads do not divide width", func(c *CPU, ten func(int) Tensor) {
-			c.AttentionForward(ten(5), ten(4), ten(4), ten(15), 1, 1, 5, 2, false)
+			c.AttentionForward(ten(5), ten(4), ten(4), ten(15), Tensor{}, 1, 1, 5, 2, false)
 		}, ErrShape},
 		{"fused matmul short pre", func(c *CPU, ten func(int) Tensor) {
 			c.MatmulActivationForward(ten(5), ten(6), ten(6), ten(9), ten(3), 2, 3, 3, GELU)

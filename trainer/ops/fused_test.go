@@ -95,6 +95,35 @@ func TestFusedOpsMatchComposition(t *testing.T) {
 			same("b (an input)", b, bIn)
 		})
 	}
+	t.Run("Attention/qkv-bias", func(t *testing.T) {
+		// the in-projection's bias added by the attention equals the bias
+		// pass of MatmulForward before it, forward and backward
+		const B, T, C, NH = 2, 9, 16, 2
+		qkv, qb, dout := fresh(B*T*3*C), fresh(3*C), fresh(B*T*C)
+		v, b := download(c, qkv), download(c, qb)
+		for i := range v {
+			v[i] += b[i%(3*C)] // float32, as MatmulForward's bias pass
+		}
+		biased := hostTensor(t, c, toF64(v))
+		qkvIn := copyOf(qkv)
+		att := B * NH * T * T
+		run := func(q, bias Tensor) (out, dq Tensor) {
+			out, dq = poison(B*T*C), fresh(B*T*3*C)
+			c.Upload(dq, make([]float32, B*T*3*C))
+			a := poison(att)
+			c.AttentionForward(out, poison(att), a, q, bias, B, T, C, NH, true)
+			c.AttentionBackward(dq, poison(att), poison(att), dout, q, bias, a, B, T, C, NH, true)
+			return out, dq
+		}
+		gotOut, gotDq := run(qkv, qb)
+		wantOut, wantDq := run(biased, Tensor{})
+		if err := c.Err(); err != nil {
+			t.Fatal(err)
+		}
+		same("out", gotOut, wantOut)
+		same("dqkv", gotDq, wantDq)
+		same("qkv (an input)", qkv, qkvIn)
+	})
 	t.Run("ResidualLayerNormForward/in-place", func(t *testing.T) {
 		// res may be a: the model adds a branch into the residual stream.
 		const N, C = 9, 64
