@@ -319,15 +319,6 @@ func (b *Backend) PrefetchPixels(pix []uint8) {
 	})
 }
 
-// pixelHits returns how many UploadPatches have used a prefetched copy.
-func (b *Backend) pixelHits() int {
-	var n int
-	if err := b.dev.Do(func() error { n = b.pixHits; return nil }); err != nil {
-		b.fail(err)
-	}
-	return n
-}
-
 // prefetched returns the pixel buffer holding a pending prefetch of pix,
 // or nil. The slice must be the prefetched one (first byte and length)
 // and still hold 64 of its bytes, spread over it, as they were: a prefetch

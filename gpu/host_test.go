@@ -369,14 +369,14 @@ func TestBF16(t *testing.T) {
 		{math.Float32frombits(0x7f7fffff), 0x7f80}, // max float rounds to +Inf
 		{float32(math.Inf(-1)), 0xff80},
 	} {
-		if got := toBF16(c.f); got != c.want {
-			t.Errorf("toBF16(%g) = %#04x, want %#04x", c.f, got, c.want)
+		if got := ops.ToBF16(c.f); got != c.want {
+			t.Errorf("ops.ToBF16(%g) = %#04x, want %#04x", c.f, got, c.want)
 		}
 	}
-	if n := roundBF16(float32(math.NaN())); !math.IsNaN(float64(n)) {
+	if n := ops.RoundBF16(float32(math.NaN())); !math.IsNaN(float64(n)) {
 		t.Errorf("NaN became %g", n)
 	}
-	if roundBF16(3.140625) != 3.140625 {
+	if ops.RoundBF16(3.140625) != 3.140625 {
 		t.Error("a bf16 value is not kept exactly")
 	}
 }

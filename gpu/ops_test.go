@@ -461,7 +461,7 @@ func TestGPUExtras(t *testing.T) {
 	got16 := down(copyBack)
 	want16 := down(P)
 	for i := range want16 {
-		want16[i] = roundBF16(want16[i])
+		want16[i] = ops.RoundBF16(want16[i])
 	}
 	record(t, "AdamWStep bf16 copy", "bf16", "params16", relErr(got16, want16), 1e-7)
 
@@ -472,8 +472,8 @@ func TestGPUExtras(t *testing.T) {
 	be.roundTripBF16(Y, X)
 	y := down(Y)
 	for i := range x {
-		if math.Float32bits(y[i]) != math.Float32bits(roundBF16(x[i])) {
-			t.Fatalf("bf16 cast of %g (%#08x): GPU %g, host %g", x[i], math.Float32bits(x[i]), y[i], roundBF16(x[i]))
+		if math.Float32bits(y[i]) != math.Float32bits(ops.RoundBF16(x[i])) {
+			t.Fatalf("bf16 cast of %g (%#08x): GPU %g, host %g", x[i], math.Float32bits(x[i]), y[i], ops.RoundBF16(x[i]))
 		}
 	}
 	record(t, "bf16 casts", "bf16", "roundtrip", 0, 1e-7)
@@ -624,4 +624,13 @@ func TestGPUErrors(t *testing.T) {
 	if _, err := be.Alloc(1); !errors.Is(err, ErrClosed) {
 		t.Errorf("Alloc after Close: %v, want ErrClosed", err)
 	}
+}
+
+// pixelHits returns how many UploadPatches have used a prefetched copy.
+func (b *Backend) pixelHits() int {
+	var n int
+	if err := b.dev.Do(func() error { n = b.pixHits; return nil }); err != nil {
+		b.fail(err)
+	}
+	return n
 }

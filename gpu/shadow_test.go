@@ -316,7 +316,7 @@ func TestBF16Shadows(t *testing.T) {
 				t.Fatal("no valid bf16 shadow after the op")
 			}
 			for i, v := range download(out) {
-				if want := toBF16(v); bits[i] != want {
+				if want := ops.ToBF16(v); bits[i] != want {
 					t.Fatalf("shadow[%d] = %#04x, want %#04x (the cast of %v; seed %d)", i, bits[i], want, v, seed)
 				}
 			}

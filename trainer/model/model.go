@@ -404,7 +404,7 @@ func (m *Model) ForwardPixels(pix []uint8, tokens []int32, B int) (float32, erro
 			pu.UploadPatches(m.acts.patches, pix, B, v.ImageSize, v.PatchSize, CLIPMean, CLIPStd)
 			return
 		}
-		PatchifyPixels(m.patches, pix, B, v.ImageSize, v.PatchSize, CLIPMean, CLIPStd)
+		patchifyPixels(m.patches, pix, B, v.ImageSize, v.PatchSize, CLIPMean, CLIPStd)
 		m.be.Upload(m.acts.patches, m.patches)
 	})
 }
@@ -455,10 +455,10 @@ func (m *Model) forward(tokens []int32, B int, patches func()) (float32, error) 
 	return loss[0], nil
 }
 
-// PatchifyPixels is patchify from uint8 pixels, normalising each value to
+// patchifyPixels is patchify from uint8 pixels, normalising each value to
 // (x/255 − mean[c]) / std[c] on the way: the reference for PatchUploader.
 // dst holds B·3·S·S values.
-func PatchifyPixels(dst []float32, pix []uint8, B, S, p int, mean, std [3]float32) {
+func patchifyPixels(dst []float32, pix []uint8, B, S, p int, mean, std [3]float32) {
 	G := S / p
 	pd := 3 * p * p
 	var sc, sh [3]float32

@@ -44,7 +44,7 @@ func TestPatchify(t *testing.T) {
 }
 
 // hostPatches is the CPU backend as a PatchUploader, through the host
-// reference PatchifyPixels: a test double for a device backend's
+// reference patchifyPixels: a test double for a device backend's
 // UploadPatches (the CUDA backend's is checked against the same reference
 // on a GPU). It counts its calls.
 type hostPatches struct {
@@ -55,7 +55,7 @@ type hostPatches struct {
 func (h *hostPatches) UploadPatches(dst ops.Tensor, pix []uint8, B, S, p int, mean, std [3]float32) {
 	h.calls++
 	buf := make([]float32, dst.Len)
-	PatchifyPixels(buf, pix, B, S, p, mean, std)
+	patchifyPixels(buf, pix, B, S, p, mean, std)
 	h.Upload(dst, buf)
 }
 

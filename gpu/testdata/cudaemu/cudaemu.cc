@@ -144,10 +144,11 @@ emu_switch:
 )");
 #endif
 
-// reversed: with CUDAEMU_ORDER=copy-first, blocks and the threads of a
-// block also run in reverse order, so a kernel whose result depends on the
-// order its threads run in (a race) differs between the two runs.
-static bool reversed() {
+// copy_first: CUDAEMU_ORDER=copy-first runs the latest-created stream's
+// work first (see step) and also blocks and the threads of a block in
+// reverse order, so a kernel whose result depends on the order its threads
+// run in (a race) differs between the two runs.
+static bool copy_first() {
     static int r = -1;
     if (r < 0) {
         const char* o = getenv("CUDAEMU_ORDER");
@@ -239,7 +240,7 @@ static bool run_block(int n) {
         const int bx = emu_block_dim.x, by = emu_block_dim.y;
         B.cur = 0;
         for (int k = 0; k < n; k++) {
-            const int i = reversed() ? n - 1 - k : k;
+            const int i = copy_first() ? n - 1 - k : k;
             B.fibers[0].tid = emu_dim3{(unsigned)(i % bx), (unsigned)((i / bx) % by), (unsigned)(i / (bx * by))};
             B.k->run(B.args);
         }
@@ -285,7 +286,7 @@ static bool run_block(int n) {
     while (B.live > 0) {
         bool progress = false;
         for (int k = 0; k < n; k++) {
-            const int i = reversed() ? n - 1 - k : k;
+            const int i = copy_first() ? n - 1 - k : k;
             fiber& f = B.fibers[i];
             if (f.done) continue;
             const unsigned long g0 = B.block.gen, w0 = B.warps[f.warp].gen;
@@ -375,10 +376,6 @@ static std::vector<stream*> streams;
 static int created = 0;
 static CUresult sticky = OK;  // a failed kernel poisons the context, as on a GPU
 
-static bool copy_first() {
-    const char* o = getenv("CUDAEMU_ORDER");
-    return o && strcmp(o, "copy-first") == 0;
-}
 
 static bool trace() {
     static int t = -1;
@@ -563,32 +560,30 @@ CUresult cuStreamSynchronize(void* s) {
     if (!st) return ERR_INVALID_HANDLE;
     return drain([st] { return st->q.empty(); });
 }
-CUresult cuStreamWaitEvent(void* s, void* e, unsigned int) {
+// enqueue_event queues on stream s a record of event e (record) or a wait
+// for its latest record.
+static CUresult enqueue_event(void* s, void* e, bool record) {
     stream* st = S(s);
     if (!st || !e) return ERR_INVALID_HANDLE;
     event* ev = (event*)e;
     op o;
-    o.what = "wait for event " + std::to_string((uintptr_t)ev);
-    o.wait = ev;
-    o.seq = ev->recorded;  // the latest record at the time of the call (0: none, no wait)
+    o.what = std::string(record ? "record" : "wait for") + " event " + std::to_string((uintptr_t)ev);
+    if (record) {
+        o.record = ev;
+        o.seq = ++ev->recorded;
+    } else {
+        o.wait = ev;
+        o.seq = ev->recorded;  // the latest record at the time of the call (0: none, no wait)
+    }
     st->q.push_back(std::move(o));
     return sticky;
 }
+CUresult cuStreamWaitEvent(void* s, void* e, unsigned int) { return enqueue_event(s, e, false); }
 CUresult cuEventCreate(void** e, unsigned int) {
     *e = new event;
     return OK;
 }
-CUresult cuEventRecord(void* e, void* s) {
-    stream* st = S(s);
-    if (!st || !e) return ERR_INVALID_HANDLE;
-    event* ev = (event*)e;
-    op o;
-    o.what = "record event " + std::to_string((uintptr_t)ev);
-    o.record = ev;
-    o.seq = ++ev->recorded;
-    st->q.push_back(std::move(o));
-    return sticky;
-}
+CUresult cuEventRecord(void* e, void* s) { return enqueue_event(s, e, true); }
 CUresult cuEventSynchronize(void* e) {
     event* ev = (event*)e;
     if (!ev) return ERR_INVALID_HANDLE;
@@ -640,7 +635,7 @@ CUresult cuLaunchKernel(void* f, unsigned int gx, unsigned int gy, unsigned int 
         B.k = k;
         B.args = args;
         CUresult r = OK;
-        const bool rev = reversed();
+        const bool rev = copy_first();
         for (unsigned z = 0; z < gz && r == OK; z++)
             for (unsigned y = 0; y < gy && r == OK; y++)
                 for (unsigned x = 0; x < gx && r == OK; x++) {
